@@ -1,0 +1,3 @@
+"""hub: an omnichannel contact-center backend."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HTTP: REST API, websocket, provider webhooks."""

@@ -1,0 +1,89 @@
+"""The aiohttp application: routes, middleware, and the lifecycles of shared resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.api import channels, health
+from hub.api.keys import ADAPTERS, HTTP, INBOX, SERVICES
+from hub.api.problems import problem_middleware
+from hub.bootstrap import build_services, sync_config
+from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.channels.registry import build_adapter
+from hub.config import Settings
+from hub.inbox.service import Inbox
+from hub.messages import InboundMessage, StatusEvent
+from hub.net import DestinationPolicy, create_http_session
+from hub.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> web.Application:
+    """The hub's HTTP application; resources start and stop with it."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=settings.max_body_bytes)
+    app[SERVICES] = services or build_services(settings)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_bus)
+    app.cleanup_ctx.append(_http_client)
+    app.cleanup_ctx.append(_inbox)
+    app.cleanup_ctx.append(_adapters)
+    app.router.add_routes(health.routes)
+    app.router.add_routes(channels.routes)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    await sync_config(services)
+    yield
+    await services.engine.dispose()
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    bus = app[SERVICES].bus
+    await bus.start()
+    yield
+    await bus.aclose()
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    policy = DestinationPolicy(app[SERVICES].settings.outbound_allow_networks)
+    async with create_http_session(policy) as session:
+        app[HTTP] = session
+        yield
+
+
+async def _inbox(app: web.Application) -> AsyncIterator[None]:
+    inbox = Inbox(app[SERVICES])
+    await inbox.start()
+    app[INBOX] = inbox
+    yield
+    await inbox.aclose()  # finishes every accepted message before the database closes
+
+
+async def _adapters(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    inbox = app[INBOX]
+
+    async def ingest(message: InboundMessage) -> object:
+        return await inbox.ingest(message)
+
+    async def report_status(event: StatusEvent) -> None:
+        log.info("status event for channel %s ignored: no status handler yet", event.channel)
+
+    context = AdapterContext(
+        settings=services.settings, http=app[HTTP], ingest=ingest, report_status=report_status
+    )
+    adapters: dict[str, ChannelAdapter] = {}
+    for config in services.settings.channels:
+        adapter = build_adapter(config, context)
+        await adapter.start()
+        adapters[config.name] = adapter
+    app[ADAPTERS] = adapters
+    yield
+    for adapter in adapters.values():
+        await adapter.aclose()

@@ -1,0 +1,22 @@
+"""The explicit list of channel adapters, by config ``type``."""
+
+from __future__ import annotations
+
+from hub.channels.api import ApiChannel
+from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.config import ChannelConfig
+from hub.errors import ConfigError
+
+ADAPTERS: dict[str, type[ChannelAdapter]] = {
+    ApiChannel.type: ApiChannel,
+}
+
+
+def build_adapter(config: ChannelConfig, context: AdapterContext) -> ChannelAdapter:
+    """Instantiate the adapter for ``config``; unknown types stop start-up."""
+    try:
+        adapter_cls = ADAPTERS[config.type]
+    except KeyError:
+        known = ", ".join(sorted(ADAPTERS))
+        raise ConfigError(f"channel {config.name!r}: unknown type {config.type!r} (known: {known})") from None
+    return adapter_cls(config, context)

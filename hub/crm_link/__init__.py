@@ -1,0 +1,1 @@
+"""The customer record: contacts, identities and their resolution, the timeline."""

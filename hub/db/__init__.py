@@ -1,0 +1,1 @@
+"""Database access: engine, ORM rows, migrations."""

@@ -1,0 +1,52 @@
+"""ORM rows, grouped by aggregate. Import from here."""
+
+from hub.db.models.base import Base, UTCDateTime, utcnow
+from hub.db.models.conversations import (
+    Blob,
+    Channel,
+    Conversation,
+    ConversationTag,
+    Message,
+    MessageAttachment,
+    Tag,
+    ThreadKey,
+)
+from hub.db.models.people import Company, Contact, ContactIdentity
+from hub.db.models.records import EventRecord, IdempotencyKey, OutboxItem, TimelineEntry
+from hub.db.models.staff import (
+    ApiToken,
+    AuditEntry,
+    Queue,
+    QueueMember,
+    User,
+    UserSkill,
+    WebSession,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Blob",
+    "Channel",
+    "Company",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "ConversationTag",
+    "EventRecord",
+    "IdempotencyKey",
+    "Message",
+    "MessageAttachment",
+    "OutboxItem",
+    "Queue",
+    "QueueMember",
+    "Tag",
+    "ThreadKey",
+    "TimelineEntry",
+    "UTCDateTime",
+    "User",
+    "UserSkill",
+    "WebSession",
+    "utcnow",
+]

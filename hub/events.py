@@ -1,0 +1,139 @@
+"""Typed domain events: written in the transaction of their change, published after commit.
+
+An event carries ids and states, never message content or personal data, so the
+events table and the bus never need erasing. Its scope (conversation, queue, user)
+decides who may see it on ``/ws``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.models import EventRecord, utcnow
+
+MESSAGE_RECEIVED = "message.received"
+MESSAGE_CREATED = "message.created"
+MESSAGE_STATUS_CHANGED = "message.status_changed"
+CONVERSATION_CREATED = "conversation.created"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
+CONTACT_CREATED = "contact.created"
+CONTACT_UPDATED = "contact.updated"
+OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
+
+EVENT_TYPES = frozenset(
+    {
+        MESSAGE_RECEIVED,
+        MESSAGE_CREATED,
+        MESSAGE_STATUS_CHANGED,
+        CONVERSATION_CREATED,
+        CONVERSATION_ASSIGNED,
+        CONVERSATION_STATUS_CHANGED,
+        CONTACT_CREATED,
+        CONTACT_UPDATED,
+        OUTBOX_DEAD_LETTERED,
+    }
+)
+
+# Any constant works; it only has to be the same in every hub process.
+_EVENT_ORDER_LOCK = 0x6875625F657674
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A domain event. ``id`` is set once written and is the client's replay cursor."""
+
+    type: str
+    conversation_id: int | None = None
+    contact_id: int | None = None
+    queue_id: int | None = None
+    user_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "occurred_at": self.occurred_at.isoformat(),
+            "conversation_id": self.conversation_id,
+            "contact_id": self.contact_id,
+            "queue_id": self.queue_id,
+            "user_id": self.user_id,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Event:
+        return cls(
+            id=raw["id"],
+            type=raw["type"],
+            occurred_at=datetime.fromisoformat(raw["occurred_at"]),
+            conversation_id=raw.get("conversation_id"),
+            contact_id=raw.get("contact_id"),
+            queue_id=raw.get("queue_id"),
+            user_id=raw.get("user_id"),
+            data=raw.get("data") or {},
+        )
+
+    @classmethod
+    def from_record(cls, row: EventRecord) -> Event:
+        return cls(
+            id=row.id,
+            type=row.type,
+            occurred_at=row.occurred_at,
+            conversation_id=row.conversation_id,
+            contact_id=row.contact_id,
+            queue_id=row.queue_id,
+            user_id=row.user_id,
+            data=row.data,
+        )
+
+
+async def write_events(session: AsyncSession, events: Sequence[Event]) -> list[Event]:
+    """Insert ``events`` in the caller's transaction and return them with their ids.
+
+    On PostgreSQL a transaction-scoped advisory lock makes event ids become visible
+    in id order, so a client resuming from cursor N can never miss an id below N
+    that committed late. Call this last in the transaction: the lock is held to commit.
+    """
+    if not events:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENT_ORDER_LOCK})
+    rows = [
+        {
+            "type": e.type,
+            "occurred_at": e.occurred_at,
+            "conversation_id": e.conversation_id,
+            "contact_id": e.contact_id,
+            "queue_id": e.queue_id,
+            "user_id": e.user_id,
+            "data": e.data,
+        }
+        for e in events
+    ]
+    result = await session.execute(
+        insert(EventRecord).returning(EventRecord.id, sort_by_parameter_order=True), rows
+    )
+    ids = [row[0] for row in result]
+    return [
+        Event(
+            id=event_id,
+            type=e.type,
+            occurred_at=e.occurred_at,
+            conversation_id=e.conversation_id,
+            contact_id=e.contact_id,
+            queue_id=e.queue_id,
+            user_id=e.user_id,
+            data=e.data,
+        )
+        for event_id, e in zip(ids, events, strict=True)
+    ]

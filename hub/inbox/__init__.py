@@ -1,0 +1,1 @@
+"""The unified inbox: ingest, replies, notes, assignment and status changes."""

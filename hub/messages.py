@@ -1,0 +1,118 @@
+"""The normalized message model every channel adapter speaks.
+
+Plain frozen dataclasses: no ORM, no I/O. Adapters turn provider payloads into these;
+the inbox stores them; the outbox hands ``OutboundMessage`` back to the adapter.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class IdentityKind(enum.StrEnum):
+    """What an identity's address is. Platform kinds carry a provider-scoped user id."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    PLATFORM = "platform"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A way to reach a contact: ``kind`` plus a normalized ``address``.
+
+    Build with ``hub.crm_link.identities.email()``/``phone()``/``platform()`` so the
+    address is normalized (lower-case email, E.164 phone, ``<namespace>:<id>``).
+    """
+
+    kind: IdentityKind
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote an inbound message: their identities (first is primary) and name."""
+
+    identities: tuple[Identity, ...]
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.identities:
+            raise ValueError("a sender needs at least one identity")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message; ``content`` is the raw bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str | None = None  # for inline images referenced as cid: in HTML
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadHint:
+    """How the provider threads messages: ``key`` names this message's thread.
+
+    ``references`` lists earlier thread keys this message answers (email References,
+    Slack ``thread_ts``); the inbox looks each up before opening a new conversation.
+    """
+
+    key: str | None = None
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A customer's message, normalized. ``provider_message_id`` makes ingest idempotent."""
+
+    channel: str
+    provider_message_id: str
+    sender: Sender
+    text: str
+    html: str | None = None
+    subject: str | None = None
+    thread: ThreadHint = field(default_factory=ThreadHint)
+    attachments: tuple[Attachment, ...] = ()
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply the outbox asks an adapter to send."""
+
+    channel: str
+    message_id: int
+    conversation_id: int
+    recipient: Identity
+    text: str
+    html: str | None = None
+    subject: str | None = None
+    thread_key: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Delivery states of an outbound message, in the order they can advance."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """A provider's report on an outbound message (delivered, read, failed, ...)."""
+
+    channel: str
+    provider_message_id: str
+    status: DeliveryStatus
+    error: str | None = None
+    occurred_at: datetime | None = None
