@@ -172,3 +172,107 @@ async def test_html_is_sanitized_before_it_is_stored(client: TestClient[Any, Any
     async with client.app[SERVICES].sessions() as session:
         message = await session.get(Message, data["message_id"])
         assert message is not None and message.html == "<p>Hallo</p>"
+
+
+async def test_attachments_land_in_the_blob_store(client: TestClient[Any, Any]) -> None:
+    import base64
+    import hashlib
+
+    from hub.db.models import MessageAttachment
+
+    pdf = b"%PDF-1.4 fake invoice"
+    resp = await client.post(
+        "/api/v1/channels/web-form/messages",
+        json=body(
+            attachments=[
+                {"filename": "rechnung.pdf", "content_type": "application/pdf", "content_base64": base64.b64encode(pdf).decode()}
+            ]
+        ),
+        headers=AUTH,
+    )
+    assert resp.status == 202
+    services = client.app[SERVICES]
+    async with services.sessions() as session:
+        (attachment,) = (await session.scalars(select(MessageAttachment))).all()
+    assert attachment.filename == "rechnung.pdf" and attachment.size == len(pdf)
+    assert attachment.blob_sha256 == hashlib.sha256(pdf).hexdigest()
+    assert await services.blobs.get(attachment.blob_sha256) == pdf
+
+
+async def test_bad_attachment_content_is_refused(client: TestClient[Any, Any]) -> None:
+    resp = await client.post(
+        "/api/v1/channels/web-form/messages",
+        json=body(attachments=[{"filename": "x.bin", "content_type": "application/octet-stream", "content_base64": "%%%"}]),
+        headers=AUTH,
+    )
+    assert resp.status == 422
+    assert await count(client, Message) == 0
+
+
+async def test_a_sender_known_by_phone_is_the_same_contact_by_email_too(client: TestClient[Any, Any]) -> None:
+    first = await (
+        await client.post(
+            "/api/v1/channels/web-form/messages",
+            json=body(id="p-1", sender={"phone": "+49 30 5550100"}),
+            headers=AUTH,
+        )
+    ).json()
+    second = await (
+        await client.post(
+            "/api/v1/channels/web-form/messages",
+            json=body(id="p-2", sender={"phone": "0049305550100", "email": "Kunde@Example.com", "name": "Kim Kunde"}),
+            headers=AUTH,
+        )
+    ).json()
+    third = await (
+        await client.post(
+            "/api/v1/channels/web-form/messages",
+            json=body(id="p-3", sender={"email": "kunde@example.com"}),
+            headers=AUTH,
+        )
+    ).json()
+    assert first["conversation_id"] == second["conversation_id"] == third["conversation_id"]
+    assert await count(client, Contact) == 1
+    async with client.app[SERVICES].sessions() as session:
+        (contact,) = (await session.scalars(select(Contact))).all()
+        assert contact.name == "Kim Kunde"  # an empty name is filled from the sender's
+        identities = set((await session.scalars(select(ContactIdentity.address))).all())
+    assert identities == {"+49305550100", "kunde@example.com"}
+
+
+async def test_a_resolved_conversation_stays_closed_for_a_new_message(client: TestClient[Any, Any]) -> None:
+    first = await (await client.post("/api/v1/channels/web-form/messages", json=body(), headers=AUTH)).json()
+    async with client.app[SERVICES].transaction() as unit:
+        conversation = await unit.session.get(Conversation, first["conversation_id"])
+        assert conversation is not None
+        conversation.status = "resolved"
+    second = await (await client.post("/api/v1/channels/web-form/messages", json=body(id="form-2"), headers=AUTH)).json()
+    assert second["conversation_id"] != first["conversation_id"]
+
+
+async def test_a_reply_in_a_resolved_thread_reopens_it(client: TestClient[Any, Any]) -> None:
+    first = await (await client.post("/api/v1/channels/web-form/messages", json=body(thread="order-7"), headers=AUTH)).json()
+    async with client.app[SERVICES].transaction() as unit:
+        conversation = await unit.session.get(Conversation, first["conversation_id"])
+        assert conversation is not None
+        conversation.status = "resolved"
+    second = await (
+        await client.post("/api/v1/channels/web-form/messages", json=body(id="form-2", thread="order-7"), headers=AUTH)
+    ).json()
+    assert second["conversation_id"] == first["conversation_id"]
+    async with client.app[SERVICES].sessions() as session:
+        conversation = await session.get(Conversation, first["conversation_id"])
+        assert conversation is not None and conversation.status == "open"
+
+
+async def test_threads_are_per_channel(client: TestClient[Any, Any]) -> None:
+    a = await (await client.post("/api/v1/channels/web-form/messages", json=body(thread="t"), headers=AUTH)).json()
+    b = await (
+        await client.post(
+            "/api/v1/channels/shop/messages",
+            json=body(thread="t"),
+            headers={"Authorization": f"Bearer {API_TOKEN}-shop"},
+        )
+    ).json()
+    assert a["conversation_id"] != b["conversation_id"]
+    assert b["duplicate"] is False  # the same provider id on another channel is another message
