@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.keys import SERVICES
+from hub.auth.accounts import TOKEN_TOUCH_INTERVAL, touch_token
 from hub.auth.principal import Principal, Role
 from hub.auth.tokens import digest
 from hub.db.models import ApiToken, QueueMember, User, WebSession, utcnow
@@ -23,14 +24,13 @@ from hub.errors import Forbidden, Unauthorized
 SESSION_COOKIE = "hub_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PRINCIPAL_KEY = "hub.principal"
+PRINCIPAL_KEY = web.RequestKey("hub.principal", Principal)
 
 
 async def authenticate(request: web.Request) -> Principal:
     """The caller of ``request`` (cached on the request), or 401."""
-    cached = request.get(PRINCIPAL_KEY)
-    if isinstance(cached, Principal):
-        return cached
+    if PRINCIPAL_KEY in request:
+        return request[PRINCIPAL_KEY]
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -59,18 +59,21 @@ async def require_role(request: web.Request, *roles: Role) -> Principal:
 
 async def _from_token(request: web.Request, token: str) -> Principal:
     services = request.app[SERVICES]
+    now = utcnow()
     async with services.sessions() as session:
         row = (
             await session.execute(
-                select(User)
+                select(User, ApiToken.id, ApiToken.last_used_at)
                 .join(ApiToken, ApiToken.user_id == User.id)
                 .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
             )
         ).first()
         if row is None:
             raise Unauthorized("unknown or revoked token")
-        user = row[0]
+        user, token_id, last_used_at = row
         queue_ids = await _queue_ids(session, user.id)
+    if last_used_at is None or now - last_used_at >= TOKEN_TOUCH_INTERVAL:
+        await touch_token(services, token_id, now)
     return _principal(user, queue_ids, via="token")
 
 
