@@ -79,6 +79,8 @@ class Settings:
     outbound_allow_networks: tuple[str, ...] = ()
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 2.0
     queues: tuple[QueueConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     source: Path | None = None
@@ -127,6 +129,7 @@ def load_settings(
     server = _resolve_env_refs(raw.get("server", {}), env, "[server]")
     database = _resolve_env_refs(raw.get("database", {}), env, "[database]")
     security = raw.get("security", {})
+    outbox = raw.get("outbox", {})
     data_dir = Path(env.get("HUB_DATA_DIR") or server.get("data_dir") or DEFAULT_DATA_DIR)
     database_url = (
         env.get("HUB_DATABASE_URL")
@@ -174,10 +177,18 @@ def load_settings(
         outbound_allow_networks=tuple(security.get("outbound_allow_networks", ())),
         login_max_failures=int(security.get("login_max_failures", 5)),
         login_window_seconds=int(security.get("login_window_seconds", 900)),
+        outbox_max_attempts=_positive(outbox.get("max_attempts", 8), "[outbox] max_attempts"),
+        outbox_poll_seconds=_positive(outbox.get("poll_seconds", 2.0), "[outbox] poll_seconds"),
         queues=queues,
         channels=tuple(channels),
         source=config_path,
     )
+
+
+def _positive(value: Any, where: str) -> Any:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{where} must be a positive number (got {value!r})")
+    return value
 
 
 def _name(table: Mapping[str, Any], what: str) -> str:

@@ -33,6 +33,22 @@ class BlockedDestination(HubError):
     title = "Destination not allowed"
 
 
+class BlockedAddress(OSError):
+    """Raised by the resolver; aiohttp hands it on as the ``os_error`` of a connector error."""
+
+
+def blocked_reason(exc: BaseException) -> str | None:
+    """Why a failed request was refused by the guard, or None if it failed otherwise."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, BlockedAddress):
+            return str(seen)
+        if isinstance(seen, aiohttp.ClientConnectorError) and isinstance(seen.os_error, BlockedAddress):
+            return str(seen.os_error)
+        seen = seen.__cause__
+    return None
+
+
 class DestinationPolicy:
     """Decides which addresses outgoing requests may reach: public ones plus an allowlist."""
 
@@ -79,8 +95,7 @@ class GuardedResolver(AbstractResolver):
         for result in results:
             address = ipaddress.ip_address(result["host"])
             if not self._policy.permits(address):
-                # OSError so that aiohttp reports it as a connection failure for this host.
-                raise OSError(f"{host} resolves to {address}, which is not allowed")
+                raise BlockedAddress(f"{host} resolves to {address}, which is not allowed")
         return results
 
     async def close(self) -> None:

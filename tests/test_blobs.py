@@ -26,7 +26,7 @@ async def test_oversized_content_is_refused(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path, max_bytes=10)
     with pytest.raises(PayloadTooLarge):
         await store.put(b"x" * 11)
-    assert not any(tmp_path.iterdir())
+    assert not list(tmp_path.rglob("*"))
 
 
 def test_paths_cannot_escape_the_store(tmp_path: Path) -> None:

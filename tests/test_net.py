@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.net import BlockedDestination, DestinationPolicy, create_http_session
+from hub.net import BlockedDestination, DestinationPolicy, blocked_reason, create_http_session
 
 
 @pytest.mark.parametrize(
@@ -51,8 +51,10 @@ async def test_a_name_resolving_to_loopback_is_refused_at_connect_time() -> None
     async with TestServer(app, host="127.0.0.1") as server:
         url = f"http://localhost:{server.port}/"
         async with create_http_session(DestinationPolicy()) as session:
-            with pytest.raises(aiohttp.ClientConnectorError):
+            with pytest.raises(aiohttp.ClientConnectorError) as refused:
                 await session.get(url)
-        async with create_http_session(DestinationPolicy(["127.0.0.0/8", "::1/128"])) as session:
-            async with session.get(url) as resp:
-                assert await resp.text() == "reached"
+            reason = blocked_reason(refused.value)
+            assert reason is not None and reason.startswith("localhost resolves to")
+        allowed = create_http_session(DestinationPolicy(["127.0.0.0/8", "::1/128"]))
+        async with allowed as session, session.get(url) as resp:
+            assert await resp.text() == "reached"

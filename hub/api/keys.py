@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 
 from hub.channels.base import ChannelAdapter
+from hub.inbox.outbox import Dispatcher
 from hub.inbox.service import Inbox
 from hub.services import Services
 
@@ -13,3 +14,4 @@ SERVICES = web.AppKey("services", Services)
 INBOX = web.AppKey("inbox", Inbox)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 ADAPTERS = web.AppKey("adapters", dict[str, ChannelAdapter])
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)

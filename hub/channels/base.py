@@ -97,6 +97,11 @@ class ChannelAdapter:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def can_send(self) -> bool:
+        """Whether replies can go out through this channel as configured."""
+        return True
+
     async def start(self) -> None:
         """Open long-lived connections. Raise ``ConfigError`` if the channel cannot run."""
 

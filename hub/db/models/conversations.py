@@ -47,6 +47,7 @@ Index("ix_conversations_contact_channel_status", Conversation.contact_id, Conver
 Index("ix_conversations_queue_status", Conversation.queue_id, Conversation.status)
 Index("ix_conversations_assignee_status", Conversation.assignee_id, Conversation.status)
 Index("ix_conversations_last_message_at", Conversation.last_message_at)
+Index("ix_conversations_status_snoozed_until", Conversation.status, Conversation.snoozed_until)
 
 
 class ThreadKey(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 10:21:47.887519
+Create Date: 2026-11-22 10:32:09.013275
 """
 
 from __future__ import annotations
@@ -306,6 +306,9 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_conversations_last_message_at", ["last_message_at"], unique=False)
         batch_op.create_index("ix_conversations_queue_status", ["queue_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_conversations_status_snoozed_until", ["status", "snoozed_until"], unique=False
+        )
 
     op.create_table(
         "conversation_tags",
@@ -540,6 +543,7 @@ def downgrade() -> None:
     op.drop_table("messages")
     op.drop_table("conversation_tags")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversations_status_snoozed_until")
         batch_op.drop_index("ix_conversations_queue_status")
         batch_op.drop_index("ix_conversations_last_message_at")
         batch_op.drop_index("ix_conversations_contact_channel_status")

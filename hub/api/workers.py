@@ -1,0 +1,39 @@
+"""Lifecycles of the inbox's background workers, for the app's ``cleanup_ctx``.
+
+Both start after the channel adapters and stop before them (cleanup runs in reverse),
+so the dispatcher's in-flight sends finish while adapters and HTTP client still exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.api.keys import ADAPTERS, DISPATCHER, SERVICES
+from hub.inbox.outbox import Dispatcher
+from hub.inbox.snoozer import Snoozer
+
+
+async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
+    """Send queued replies while the app runs; on shutdown finish the sends in flight."""
+    adapters = app[ADAPTERS]
+    settings = app[SERVICES].settings
+    dispatcher = Dispatcher(
+        app[SERVICES],
+        adapters,
+        max_attempts=settings.outbox_max_attempts,
+        poll_interval=settings.outbox_poll_seconds,
+    )
+    app[DISPATCHER] = dispatcher
+    await dispatcher.start()
+    yield
+    await dispatcher.aclose()
+
+
+async def snoozer(app: web.Application) -> AsyncIterator[None]:
+    """Reopen snoozed conversations when their time has come."""
+    worker = Snoozer(app[SERVICES])
+    await worker.start()
+    yield
+    await worker.aclose()

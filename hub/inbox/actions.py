@@ -1,0 +1,309 @@
+"""Agent actions on a conversation: reply, private note, assign, status.
+
+Each action runs in one transaction (``services.transaction()``), checks that the
+principal may see the conversation (an invisible one reads as 404), appends to the
+contact's timeline and emits its domain event; the event is published after commit.
+A reply and its outbox row commit together, so an accepted reply is never lost and
+the dispatcher (``hub.inbox.outbox``) sends it. Private notes never enter the outbox.
+
+``reply`` also runs inside a caller's unit (``unit=``), so that the Idempotency-Key
+row of the request commits in the same transaction as the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub import events as ev
+from hub.auth.policy import ensure_conversation_visible
+from hub.auth.principal import Principal, Role
+from hub.channels.base import ChannelAdapter
+from hub.db.models import Conversation, Message, OutboxItem, TimelineEntry, User, utcnow
+from hub.errors import Conflict, Forbidden, ValidationFailed
+from hub.events import Event
+from hub.services import Endpoint, Services, Unit
+
+STATUSES = ("open", "pending", "snoozed", "resolved")
+NOTE_STATUS = "note"  # the status of a private note: stored, never sent
+MAX_BODY_LENGTH = 100_000
+
+
+def endpoint_by_id(services: Services, channel_id: int) -> Endpoint | None:
+    """The configured endpoint with ``channel_id``, or None when the config no longer has it."""
+    for endpoint in services.endpoints.values():
+        if endpoint.channel_id == channel_id:
+            return endpoint
+    return None
+
+
+def conversation_event(
+    type_: str, conversation: Conversation, data: dict[str, Any], occurred_at: datetime
+) -> Event:
+    """An event scoped to ``conversation`` (its queue and its assignee after the change)."""
+    return Event(
+        type_,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        queue_id=conversation.queue_id,
+        user_id=conversation.assignee_id,
+        data=data,
+        occurred_at=occurred_at,
+    )
+
+
+async def load_conversation(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
+    """The conversation, row-locked for the transaction on PostgreSQL; 404 unless visible.
+
+    ``FOR NO KEY UPDATE``: serializes changes to the row but lets concurrent ingests
+    insert messages that reference it.
+    """
+    conversation = (
+        await session.execute(
+            select(Conversation).where(Conversation.id == conversation_id).with_for_update(key_share=True)
+        )
+    ).scalar_one_or_none()
+    return ensure_conversation_visible(principal, conversation)
+
+
+def _timeline(
+    conversation: Conversation, kind: str, principal: Principal, now: datetime,
+    *, message_id: int | None = None, data: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    return TimelineEntry(
+        contact_id=conversation.contact_id,
+        conversation_id=conversation.id,
+        channel_id=conversation.channel_id,
+        kind=kind,
+        actor_user_id=principal.user_id,
+        message_id=message_id,
+        occurred_at=now,
+        data=data or {},
+    )
+
+
+async def reply(
+    services: Services,
+    principal: Principal,
+    conversation_id: int,
+    body: str,
+    *,
+    private: bool,
+    adapters: Mapping[str, ChannelAdapter],
+    unit: Unit | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Store a reply (queued for sending through the outbox) or a private note; return it.
+
+    Raises Conflict when the conversation's channel cannot send and ValidationFailed
+    when the body is empty or longer than the channel carries.
+    """
+    if unit is None:
+        async with services.transaction() as own:
+            return await _reply(own, services, principal, conversation_id, body, private, adapters, now)
+    return await _reply(unit, services, principal, conversation_id, body, private, adapters, now)
+
+
+async def _reply(
+    unit: Unit,
+    services: Services,
+    principal: Principal,
+    conversation_id: int,
+    body: str,
+    private: bool,
+    adapters: Mapping[str, ChannelAdapter],
+    now: datetime | None,
+) -> Message:
+    session = unit.session
+    now = now or utcnow()
+    conversation = await load_conversation(session, principal, conversation_id)
+    if not body.strip():
+        raise ValidationFailed("the message body is empty")
+    if len(body) > MAX_BODY_LENGTH:
+        raise ValidationFailed(f"the message body is longer than {MAX_BODY_LENGTH} characters")
+    endpoint = endpoint_by_id(services, conversation.channel_id)
+    if not private:
+        adapter = adapters.get(endpoint.name) if endpoint is not None else None
+        if adapter is None:
+            raise Conflict("this conversation's channel is no longer configured; replies cannot be sent")
+        if not adapter.can_send:
+            raise Conflict(
+                f"channel {adapter.name!r} cannot send replies (no outbound destination configured); "
+                "write a private note instead"
+            )
+        limit = adapter.capabilities.max_text_length
+        if limit is not None and len(body) > limit:
+            raise ValidationFailed(f"channel {adapter.name!r} carries at most {limit} characters per message")
+
+    message = Message(
+        conversation_id=conversation.id,
+        channel_id=conversation.channel_id,
+        direction="out",
+        private=private,
+        author_user_id=principal.user_id,
+        text=body,
+        status=NOTE_STATUS if private else "queued",
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    if not private:
+        session.add(
+            OutboxItem(
+                message_id=message.id,
+                channel_id=conversation.channel_id,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if conversation.first_response_at is None:
+            conversation.first_response_at = now
+        conversation.waiting_since = None
+        conversation.last_message_at = now
+    conversation.updated_at = now
+    session.add(_timeline(conversation, "note" if private else "message_out", principal, now, message_id=message.id))
+    await session.flush()
+    unit.emit(
+        conversation_event(
+            ev.MESSAGE_CREATED,
+            conversation,
+            {
+                "message_id": message.id,
+                "private": private,
+                "status": message.status,
+                "author_user_id": principal.user_id,
+                "channel": endpoint.name if endpoint is not None else None,
+            },
+            now,
+        )
+    )
+    return message
+
+
+async def assign(
+    services: Services,
+    principal: Principal,
+    conversation_id: int,
+    agent_id: int | None,
+    *,
+    now: datetime | None = None,
+) -> Conversation:
+    """Assign the conversation to ``agent_id`` (None: unassign) and return it.
+
+    Agents may take a conversation they see when it is unassigned (409 when a
+    colleague holds it) and may unassign themselves; supervisors and admins assign
+    any active user. Assigning the current assignee again changes nothing.
+    """
+    now = now or utcnow()
+    async with services.transaction() as unit:
+        session = unit.session
+        conversation = await load_conversation(session, principal, conversation_id)
+        previous = conversation.assignee_id
+        if principal.role is Role.AGENT:
+            if agent_id is not None and agent_id != principal.user_id:
+                raise Forbidden("agents may only assign conversations to themselves")
+            if agent_id is None and previous not in (None, principal.user_id):
+                raise Forbidden("agents may only unassign themselves")
+            if agent_id is not None and previous not in (None, agent_id):
+                raise Conflict("the conversation is assigned to someone else; ask a supervisor to reassign it")
+        elif agent_id is not None:
+            user = await session.get(User, agent_id)
+            if user is None or not user.active:
+                raise ValidationFailed(f"there is no active user with id {agent_id}")
+        if previous == agent_id:
+            return conversation
+        # Compare-and-set: SQLite reads outside the write lock, so the update re-checks.
+        unchanged = (
+            Conversation.assignee_id.is_(None) if previous is None else Conversation.assignee_id == previous
+        )
+        result = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id, unchanged)
+                .values(assignee_id=agent_id, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if result.rowcount != 1:
+            raise Conflict("the conversation was reassigned meanwhile; reload it and try again")
+        await session.refresh(conversation)
+        session.add(_timeline(conversation, "assigned", principal, now, data={"from": previous, "to": agent_id}))
+        unit.emit(
+            conversation_event(
+                ev.CONVERSATION_ASSIGNED,
+                conversation,
+                {"previous_assignee_id": previous, "assignee_id": agent_id, "by_user_id": principal.user_id},
+                now,
+            )
+        )
+    return conversation
+
+
+async def set_status(
+    services: Services,
+    principal: Principal,
+    conversation_id: int,
+    status: str,
+    until: datetime | None = None,
+    *,
+    now: datetime | None = None,
+) -> Conversation:
+    """Move the conversation to ``status``; ``snoozed`` needs a future ``until``.
+
+    Resolving stamps ``resolved_at``; moving away from resolved clears it; leaving
+    snoozed clears ``snoozed_until``. Setting the current state again changes nothing.
+    """
+    now = now or utcnow()
+    if status not in STATUSES:
+        raise ValidationFailed(f"status must be one of {', '.join(STATUSES)}")
+    if status == "snoozed":
+        if until is None:
+            raise ValidationFailed("snoozing needs 'until', the time to wake the conversation up")
+        if until.tzinfo is None:
+            raise ValidationFailed("'until' needs a time-zone offset, e.g. 2030-01-31T09:00:00+01:00")
+        if until <= now:
+            raise ValidationFailed("'until' must lie in the future")
+    elif until is not None:
+        raise ValidationFailed("'until' is only allowed with status 'snoozed'")
+
+    async with services.transaction() as unit:
+        session = unit.session
+        conversation = await load_conversation(session, principal, conversation_id)
+        previous = conversation.status
+        if previous == status and (status != "snoozed" or conversation.snoozed_until == until):
+            return conversation
+        conversation.status = status
+        conversation.updated_at = now
+        conversation.snoozed_until = until if status == "snoozed" else None
+        if status == "resolved":
+            if previous != "resolved":
+                conversation.resolved_at = now
+        else:
+            conversation.resolved_at = None
+        data: dict[str, Any] = {"from": previous, "to": status}
+        if until is not None:
+            data["until"] = until.isoformat()
+        session.add(_timeline(conversation, "status_changed", principal, now, data=data))
+        await session.flush()
+        unit.emit(
+            conversation_event(
+                ev.CONVERSATION_STATUS_CHANGED,
+                conversation,
+                {
+                    "previous": previous,
+                    "status": status,
+                    "snoozed_until": until.isoformat() if until is not None else None,
+                    "by_user_id": principal.user_id,
+                },
+                now,
+            )
+        )
+    return conversation

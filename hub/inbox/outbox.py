@@ -1,0 +1,398 @@
+"""The outbox dispatcher: sends queued replies through their channel adapters.
+
+A reply commits its message and an outbox row together (``hub.inbox.actions``).
+The dispatcher claims due rows in a short transaction — ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL so that several hub processes share the work, and on both backends a
+lease (``locked_until``) that a guarded UPDATE takes, so a row is never claimed
+twice while its send is in flight. Then it builds the ``OutboundMessage``, calls
+``adapter.send()`` outside any transaction and records the outcome:
+
+- success: message ``sent`` with the provider's id, outbox row ``done``;
+- ``TransientChannelError``: retried with exponential backoff and jitter, never
+  sooner than the provider's ``retry_after``; a dead letter after ``max_attempts``;
+- ``PermanentChannelError``: message ``failed`` with the error, a dead letter at once.
+
+It wakes on ``wake()`` (a reply committed in this process) or every ``poll_interval``
+(replies committed by other hub processes, retries falling due).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from hub import events as ev
+from hub.auth.audit import record_audit
+from hub.auth.principal import Principal
+from hub.channels.base import (
+    ChannelAdapter,
+    PermanentChannelError,
+    SendResult,
+    TransientChannelError,
+)
+from hub.db.models import ContactIdentity, Conversation, Message, OutboxItem, ThreadKey, utcnow
+from hub.errors import Conflict, Forbidden, HubError, NotFound
+from hub.inbox.actions import conversation_event, endpoint_by_id
+from hub.messages import Identity, IdentityKind, OutboundMessage
+from hub.services import Services, Unit
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+DEFAULT_MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 15.0
+BACKOFF_CAP_SECONDS = 3600.0
+MAX_RETRY_AFTER_SECONDS = 6 * 3600.0
+ERROR_LENGTH = 1000
+OUTBOX_RETRIED = "outbox.retried"  # audit action
+
+
+def backoff_delay(
+    attempt: int,
+    retry_after: float | None = None,
+    *,
+    base: float = BACKOFF_BASE_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds before the next try after failed try number ``attempt`` (1-based).
+
+    Exponential (base, 2·base, 4·base, ... up to ``cap``) with "equal jitter" (half
+    fixed, half random) so that a provider outage does not end in a thundering herd;
+    never sooner than the provider's ``retry_after`` (itself capped at six hours).
+    """
+    exponential = min(cap, base * 2.0 ** max(0, attempt - 1))
+    delay = exponential * (0.5 + rand() / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+    return delay
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An outbox row this dispatcher holds the lease of."""
+
+    id: int
+    message_id: int
+    channel_id: int
+
+
+class Dispatcher:
+    """Claims due outbox rows and sends them; one per hub process."""
+
+    def __init__(
+        self,
+        services: Services,
+        adapters: Mapping[str, ChannelAdapter],
+        *,
+        clock: Clock = utcnow,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        poll_interval: float = 2.0,
+        lease: timedelta = timedelta(minutes=5),
+        batch_size: int = 16,
+        concurrency: int = 8,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.services = services
+        self.adapters = adapters
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.batch_size = batch_size
+        self._rand = rand
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Look for due rows now (call after a reply committed)."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        """Run the dispatch loop in the background."""
+        self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
+
+    async def aclose(self) -> None:
+        """Stop claiming; finish the sends in flight and release the rest of the batch."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("outbox dispatch round failed; trying again after the poll interval")
+                handled = 0
+            if handled >= self.batch_size:
+                continue  # more may be due
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """Claim the due rows and send them; returns how many were claimed."""
+        claimed = await self.claim(self.batch_size)
+        if claimed:
+            await asyncio.gather(*(self._dispatch(item) for item in claimed))
+        return len(claimed)
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Take the lease on up to ``limit`` due rows that no one else holds."""
+        now = self.clock()
+        lease_free = or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until <= now)
+        due = (
+            select(OutboxItem.id)
+            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now, lease_free)
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+            .limit(limit)
+        )
+        if self.services.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        async with self.services.sessions() as session, session.begin():
+            ids = list((await session.scalars(due)).all())
+            if not ids:
+                return []
+            # The guard repeats the conditions: on SQLite the SELECT ran outside the write lock.
+            rows = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(ids), OutboxItem.state == "pending", lease_free)
+                .values(locked_until=now + self.lease)
+                .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel_id)
+                .execution_options(synchronize_session=False)
+            )
+            return [Claimed(*row) for row in rows]
+
+    async def _dispatch(self, item: Claimed) -> None:
+        async with self._semaphore:
+            if self._stopping:
+                await self._release(item)
+                return
+            try:
+                prepared = await self._prepare(item)
+                if prepared is None:
+                    return
+                adapter, outbound = prepared
+                result = await adapter.send(outbound)
+            except TransientChannelError as exc:
+                await self._record_failure(item, exc.detail, permanent=False, retry_after=exc.retry_after)
+            except PermanentChannelError as exc:
+                await self._record_failure(item, exc.detail, permanent=True)
+            except HubError as exc:  # e.g. BlockedDestination: retrying cannot help
+                await self._record_failure(item, exc.detail, permanent=True)
+            except Exception as exc:
+                log.exception("outbox %d: unexpected error while sending", item.id)
+                await self._record_failure(item, f"internal error: {type(exc).__name__}", permanent=False)
+            else:
+                await self._record_sent(item, result)
+
+    async def _prepare(self, item: Claimed) -> tuple[ChannelAdapter, OutboundMessage] | None:
+        async with self.services.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Message, Conversation)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(Message.id == item.message_id)
+                )
+            ).one_or_none()
+            if row is None:
+                return None  # erased meanwhile; the cascade removed the outbox row too
+            message, conversation = row
+            if message.private or message.direction != "out":
+                log.error("outbox %d holds message %d, which is not a sendable reply", item.id, message.id)
+                raise PermanentChannelError("private notes and inbound messages are never sent")
+            endpoint = endpoint_by_id(self.services, item.channel_id)
+            adapter = self.adapters.get(endpoint.name) if endpoint is not None else None
+            if endpoint is None or adapter is None:
+                raise PermanentChannelError("the channel is not configured in this hub")
+            identity = (
+                await session.get(ContactIdentity, conversation.identity_id)
+                if conversation.identity_id is not None
+                else None
+            )
+            if identity is None:
+                raise PermanentChannelError("the conversation has no recipient address")
+            thread_key = await session.scalar(
+                select(ThreadKey.key)
+                .where(ThreadKey.conversation_id == conversation.id)
+                .order_by(ThreadKey.id)
+                .limit(1)
+            )
+            latest_inbound = await session.scalar(
+                select(Message.provider_message_id)
+                .where(
+                    Message.conversation_id == conversation.id,
+                    Message.direction == "in",
+                    Message.provider_message_id.is_not(None),
+                )
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        outbound = OutboundMessage(
+            channel=endpoint.name,
+            message_id=message.id,
+            conversation_id=conversation.id,
+            recipient=Identity(IdentityKind(identity.kind), identity.address),
+            text=message.text,
+            html=message.html,
+            subject=conversation.subject,
+            thread_key=thread_key,
+            in_reply_to=(latest_inbound,) if latest_inbound else (),
+        )
+        return adapter, outbound
+
+    async def _release(self, item: Claimed) -> None:
+        async with self.services.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxItem).where(OutboxItem.id == item.id).values(locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _record_sent(self, item: Claimed, result: SendResult) -> None:
+        now = self.clock()
+        async with self.services.transaction() as unit:
+            session = unit.session
+            outbox = await session.get(OutboxItem, item.id)
+            message = await session.get(Message, item.message_id)
+            if outbox is None or message is None:
+                return
+            outbox.state = "done"
+            outbox.attempts += 1
+            outbox.locked_until = None
+            outbox.last_error = None
+            outbox.updated_at = now
+            provider_id = result.provider_message_id
+            if provider_id is not None:
+                provider_id = provider_id[:500]
+                taken = await session.scalar(
+                    select(Message.id).where(
+                        Message.channel_id == message.channel_id,
+                        Message.provider_message_id == provider_id,
+                        Message.id != message.id,
+                    )
+                )
+                if taken is not None:
+                    log.warning("message %d: provider id already names message %d; not stored", message.id, taken)
+                    provider_id = None
+            if provider_id is not None and message.provider_message_id is None:
+                message.provider_message_id = provider_id
+            message.sent_at = now
+            previous = message.status
+            if previous in ("queued", "sending"):
+                message.status = "sent"
+                message.error = None
+                await self._status_event(unit, message, previous, now)
+        log.info("outbox %d: message %d sent", item.id, item.message_id)
+
+    async def _record_failure(
+        self, item: Claimed, error: str, *, permanent: bool, retry_after: float | None = None
+    ) -> None:
+        now = self.clock()
+        error = error[:ERROR_LENGTH]
+        async with self.services.transaction() as unit:
+            session = unit.session
+            outbox = await session.get(OutboxItem, item.id)
+            message = await session.get(Message, item.message_id)
+            if outbox is None or message is None:
+                return
+            outbox.attempts += 1
+            outbox.locked_until = None
+            outbox.last_error = error
+            outbox.updated_at = now
+            if not permanent and outbox.attempts < self.max_attempts:
+                delay = backoff_delay(outbox.attempts, retry_after, rand=self._rand)
+                outbox.next_attempt_at = now + timedelta(seconds=delay)
+                log.info("outbox %d: try %d failed; next try in %.0f s", item.id, outbox.attempts, delay)
+                return
+            outbox.state = "dead"
+            previous = message.status
+            if previous in ("queued", "sending"):
+                message.status = "failed"
+                message.error = error if permanent else f"gave up after {outbox.attempts} tries: {error}"[:ERROR_LENGTH]
+                await self._status_event(unit, message, previous, now)
+            conversation = await session.get(Conversation, message.conversation_id)
+            assert conversation is not None
+            unit.emit(
+                conversation_event(
+                    ev.OUTBOX_DEAD_LETTERED,
+                    conversation,
+                    {"outbox_id": outbox.id, "message_id": message.id, "attempts": outbox.attempts},
+                    now,
+                )
+            )
+        log.warning("outbox %d: message %d is a dead letter (%s)", item.id, item.message_id,
+                    "rejected" if permanent else "out of tries")
+
+    async def _status_event(self, unit: Unit, message: Message, previous: str, now: datetime) -> None:
+        conversation = await unit.session.get(Conversation, message.conversation_id)
+        assert conversation is not None
+        unit.emit(
+            conversation_event(
+                ev.MESSAGE_STATUS_CHANGED,
+                conversation,
+                {"message_id": message.id, "status": message.status, "previous": previous},
+                now,
+            )
+        )
+
+
+async def retry_dead(
+    services: Services, principal: Principal, outbox_id: int, *, now: datetime | None = None
+) -> OutboxItem:
+    """Put a dead letter back in line (supervisors and admins); its message is queued again."""
+    if not principal.sees_everything:
+        raise Forbidden("only supervisors and admins retry dead letters")
+    now = now or utcnow()
+    async with services.transaction() as unit:
+        session = unit.session
+        outbox = (
+            await session.execute(select(OutboxItem).where(OutboxItem.id == outbox_id).with_for_update())
+        ).scalar_one_or_none()
+        if outbox is None:
+            raise NotFound("no such outbox entry")
+        if outbox.state != "dead":
+            raise Conflict(f"outbox entry {outbox_id} is {outbox.state}, not a dead letter")
+        message = await session.get(Message, outbox.message_id)
+        assert message is not None
+        previous_attempts = outbox.attempts
+        outbox.state = "pending"
+        outbox.attempts = 0
+        outbox.next_attempt_at = now
+        outbox.locked_until = None
+        outbox.updated_at = now
+        previous = message.status
+        if previous == "failed":
+            message.status = "queued"
+            message.error = None
+            conversation = await session.get(Conversation, message.conversation_id)
+            assert conversation is not None
+            unit.emit(
+                conversation_event(
+                    ev.MESSAGE_STATUS_CHANGED,
+                    conversation,
+                    {"message_id": message.id, "status": "queued", "previous": previous},
+                    now,
+                )
+            )
+        await record_audit(
+            session,
+            actor_id=principal.user_id,
+            action=OUTBOX_RETRIED,
+            object_type="outbox",
+            object_id=outbox.id,
+            data={"message_id": message.id, "previous_attempts": previous_attempts},
+        )
+    return outbox
