@@ -7,6 +7,7 @@ subscriber that missed something (a reconnecting websocket) catches up from ther
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
@@ -19,11 +20,17 @@ SUBSCRIBER_QUEUE_SIZE = 10_000
 
 
 class Subscription:
-    """A local subscriber's queue. ``overflowed`` means events were dropped: re-sync from the DB."""
+    """A local subscriber's queue. ``overflowed`` means events may have been missed: re-sync from the DB.
+
+    Events go missing when the queue is full (a slow consumer) or when the bus lost its
+    connection (``mark_missed``). A consumer that waits with ``next()`` is woken at once
+    by a gap; one that iterates or calls ``get()`` checks ``overflowed`` itself.
+    """
 
     def __init__(self, bus: LocalFanout) -> None:
         self._bus = bus
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
+        # None is a wake-up: "look at ``overflowed``"; it is never returned by ``get()``.
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
         self.overflowed = False
 
     def offer(self, event: Event) -> None:
@@ -32,23 +39,54 @@ class Subscription:
         except asyncio.QueueFull:
             self.overflowed = True
 
+    def mark_missed(self) -> None:
+        """Events may have been lost on the way: flag it and wake a consumer waiting in ``next()``."""
+        self.overflowed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
     async def get(self) -> Event:
-        return await self.queue.get()
+        """The next event; gaps only show in ``overflowed``."""
+        while (event := await self.queue.get()) is None:
+            pass
+        return event
+
+    async def next(self) -> Event | None:
+        """The next event, or None as soon as events may have been missed: re-sync, then ``reset()``."""
+        if self.overflowed:
+            return None
+        event = await self.queue.get()
+        return None if event is None or self.overflowed else event
+
+    def reset(self) -> None:
+        """Drop what is queued and clear the gap flag; call just before re-reading the events table.
+
+        Every queued event was committed before it was published, so the re-read covers it.
+        """
+        self.overflowed = False
+        while not self.queue.empty():
+            self.queue.get_nowait()
 
     def close(self) -> None:
         self._bus.unsubscribe(self)
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
-            yield await self.queue.get()
+            event = await self.queue.get()
+            if event is not None:
+                yield event
 
 
 class EventBus(Protocol):
+    """What the hub needs from a bus: publish committed events, subscribe to everyone's."""
+
     async def start(self) -> None: ...
 
     async def publish(self, events: Sequence[Event]) -> None: ...
 
     def subscribe(self) -> Subscription: ...
+
+    def mark_missed(self) -> None: ...
 
     async def aclose(self) -> None: ...
 
@@ -71,6 +109,11 @@ class LocalFanout:
         for sub in tuple(self._subscribers):
             for event in events:
                 sub.offer(event)
+
+    def mark_missed(self) -> None:
+        """Tell every subscriber it may have missed events (e.g. the bus reconnected)."""
+        for sub in tuple(self._subscribers):
+            sub.mark_missed()
 
 
 class InProcessBus(LocalFanout):
