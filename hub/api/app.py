@@ -7,7 +7,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.api import channels, health
+from hub.api import (
+    auth,
+    channels,
+    contacts,
+    conversation_actions,
+    conversations,
+    health,
+    openapi,
+    pages,
+    queues,
+    workers,
+    ws,
+)
 from hub.api.keys import ADAPTERS, HTTP, INBOX, SERVICES
 from hub.api.problems import problem_middleware
 from hub.bootstrap import build_services, sync_config
@@ -15,6 +27,7 @@ from hub.channels.base import AdapterContext, ChannelAdapter
 from hub.channels.registry import build_adapter
 from hub.config import Settings
 from hub.inbox.service import Inbox
+from hub.inbox.statuses import apply_status_event
 from hub.messages import InboundMessage, StatusEvent
 from hub.net import DestinationPolicy, create_http_session
 from hub.services import Services
@@ -31,8 +44,19 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_inbox)
     app.cleanup_ctx.append(_adapters)
+    app.cleanup_ctx.append(workers.outbox_dispatcher)
+    app.cleanup_ctx.append(workers.snoozer)
+    app.cleanup_ctx.append(auth.login_limit)
     app.router.add_routes(health.routes)
     app.router.add_routes(channels.routes)
+    app.router.add_routes(pages.routes)
+    app.router.add_routes(auth.routes)
+    app.router.add_routes(conversations.routes)
+    app.router.add_routes(conversation_actions.routes)
+    app.router.add_routes(contacts.routes)
+    app.router.add_routes(queues.routes)
+    app.router.add_routes(openapi.routes)
+    ws.setup(app)
     return app
 
 
@@ -73,7 +97,7 @@ async def _adapters(app: web.Application) -> AsyncIterator[None]:
         return await inbox.ingest(message)
 
     async def report_status(event: StatusEvent) -> None:
-        log.info("status event for channel %s ignored: no status handler yet", event.channel)
+        await apply_status_event(services, event)
 
     context = AdapterContext(
         settings=services.settings, http=app[HTTP], ingest=ingest, report_status=report_status

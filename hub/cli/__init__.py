@@ -6,13 +6,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from hub.cli import migrate, serve
+from hub.cli import demo, migrate, serve, users
 from hub.errors import HubError
 
 # Each module adds its sub-parser and sets ``func`` on it.
 COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     serve.register,
     migrate.register,
+    users.register,
+    demo.register,
 )
 
 

@@ -1,0 +1,129 @@
+"""Where personal data lives: every text-like column is declared personal or not.
+
+Export (DSGVO/GDPR Art. 15/20), erasure (Art. 17) and retention read this registry
+instead of guessing; ``tests/test_personal_data.py`` fails when a String, Text or
+JSON column is in neither list, so a new column must be classified when it is added.
+
+``subject`` says whose data it is: ``contact`` (a customer) or ``user`` (staff).
+``path`` says how a row reaches its contact (or user), for the queries that collect
+or erase one person's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Subject = Literal["contact", "user"]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalColumn:
+    """A column that holds personal data."""
+
+    table: str
+    column: str
+    subject: Subject
+    what: str
+    path: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+PERSONAL: tuple[PersonalColumn, ...] = (
+    # The customer record.
+    PersonalColumn("contacts", "name", "contact", "the contact's name", "contacts.id"),
+    PersonalColumn("contacts", "attributes", "contact", "custom attributes (any values)", "contacts.id"),
+    PersonalColumn(
+        "contact_identities", "address", "contact", "email address, phone number or platform user id",
+        "contact_identities.contact_id",
+    ),
+    # What customers wrote and what was written to them.
+    PersonalColumn(
+        "conversations", "subject", "contact", "subject line the customer gave", "conversations.contact_id"
+    ),
+    PersonalColumn(
+        "messages", "text", "contact", "message body (plain text)",
+        "messages.conversation_id -> conversations.contact_id",
+    ),
+    PersonalColumn(
+        "messages", "html", "contact", "message body (sanitized HTML)",
+        "messages.conversation_id -> conversations.contact_id",
+    ),
+    PersonalColumn(
+        "messages", "subject", "contact", "message subject", "messages.conversation_id -> conversations.contact_id"
+    ),
+    PersonalColumn(
+        "messages", "error", "contact", "provider's delivery error, which may quote the recipient's address",
+        "messages.conversation_id -> conversations.contact_id",
+    ),
+    PersonalColumn(
+        "attachments", "filename", "contact", "attachment file name",
+        "attachments.message_id -> messages.conversation_id -> conversations.contact_id",
+    ),
+    PersonalColumn(
+        "outbox", "last_error", "contact", "provider's send error, which may quote the recipient's address",
+        "outbox.message_id -> messages.conversation_id -> conversations.contact_id",
+    ),
+    PersonalColumn(
+        "idempotency_keys", "response", "user", "stored API answer, which may echo a message body",
+        "idempotency_keys.user_id",
+    ),
+    # Staff accounts.
+    PersonalColumn("users", "email", "user", "the user's login email", "users.id"),
+    PersonalColumn("users", "name", "user", "the user's name", "users.id"),
+    PersonalColumn("users", "password_hash", "user", "argon2 hash of the user's password", "users.id"),
+)
+
+# Attachment content sits in the blob store, addressed by these columns; a blob is
+# personal data and is deleted when no attachment refers to it any more.
+BLOB_REFERENCES: tuple[str, ...] = ("attachments.blob_sha256",)
+
+NOT_PERSONAL: dict[str, str] = {
+    "channels.name": "configured channel name",
+    "channels.type": "adapter type",
+    "conversations.status": "state",
+    "thread_keys.key": "provider thread id (Message-ID, thread_ts), no content",
+    "messages.direction": "in or out",
+    "messages.provider_message_id": "provider's opaque message id",
+    "messages.status": "delivery state",
+    "blobs.sha256": "content hash; the content is reached through BLOB_REFERENCES",
+    "attachments.blob_sha256": "content hash; see BLOB_REFERENCES",
+    "attachments.content_type": "MIME type",
+    "attachments.content_id": "MIME Content-ID for inline parts",
+    "tags.name": "tag label set by staff",
+    "companies.name": "a legal person's name (an organisation, not a data subject)",
+    "companies.domain": "an organisation's domain",
+    "contact_identities.kind": "email, phone or platform",
+    "timeline_entries.kind": "interaction type",
+    "timeline_entries.data": "ids and states only, never content",
+    "events.type": "event type",
+    "events.data": "ids and states only, never content",
+    "outbox.state": "work-queue state",
+    "idempotency_keys.key": "client-chosen request key",
+    "idempotency_keys.fingerprint": "hash of the request",
+    "users.role": "admin, supervisor or agent",
+    "users.locale": "UI language",
+    "api_tokens.token_hash": "SHA-256 of a random token",
+    "api_tokens.name": "token label",
+    "web_sessions.id_hash": "SHA-256 of a random session id",
+    "web_sessions.csrf_token": "random value",
+    "queues.name": "queue name",
+    "user_skills.skill": "skill name",
+    "audit_log.action": "what was done",
+    "audit_log.object_type": "kind of object",
+    "audit_log.object_id": "id of the object",
+    "audit_log.data": "ids and names of configuration, never customer data",
+}
+
+
+def personal_columns(subject: Subject | None = None) -> tuple[PersonalColumn, ...]:
+    """The declared personal columns, optionally only those of one kind of data subject."""
+    return tuple(c for c in PERSONAL if subject is None or c.subject == subject)
+
+
+def personal_keys() -> frozenset[str]:
+    """``table.column`` of every personal column."""
+    return frozenset(c.key for c in PERSONAL)
