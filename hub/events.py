@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import EventRecord, utcnow
@@ -120,9 +120,10 @@ async def write_events(session: AsyncSession, events: Sequence[Event]) -> list[E
         }
         for e in events
     ]
-    result = await session.execute(
-        insert(EventRecord).returning(EventRecord.id, sort_by_parameter_order=True), rows
-    )
+    # Core, not the ORM entity: the ORM's bulk path costs a third of a busy ingest batch.
+    table = EventRecord.__table__
+    assert isinstance(table, Table)
+    result = await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     ids = [row[0] for row in result]
     return [
         Event(

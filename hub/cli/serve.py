@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 
@@ -47,6 +48,10 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
+    # Start-up leaves a large heap of modules and caches that never die; moving it out
+    # of the collector's view turns 50-100 ms full collections under load into ~1 ms ones.
+    gc.collect()
+    gc.freeze()
     log.info("hub is serving", extra={"url": f"http://{host}:{port}", "database": settings.database_url.split(":")[0]})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

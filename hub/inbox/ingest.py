@@ -10,6 +10,8 @@
    that channel, else a new conversation in the channel's queue;
 4. store message and attachments, touch the conversation, append to the timeline,
    and emit events.
+
+A batch costs a fixed dozen statements whatever its size (``hub.inbox.ingest_sql``).
 """
 
 from __future__ import annotations
@@ -19,24 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import events as ev
 from hub.blobs import BlobStore
-from hub.db.models import (
-    Blob,
-    Contact,
-    ContactIdentity,
-    Conversation,
-    Message,
-    MessageAttachment,
-    ThreadKey,
-    TimelineEntry,
-)
+from hub.db.models import Blob
 from hub.db.upsert import insert_ignore
 from hub.events import Event
 from hub.inbox.html import sanitize_html
+from hub.inbox.ingest_sql import STAMPED, IngestStatements, statements
 from hub.messages import InboundMessage
 from hub.services import Endpoint
 
@@ -55,6 +48,7 @@ class _Pending:
 
     message: InboundMessage
     endpoint: Endpoint
+    keys: list[tuple[str, str]]  # the sender's identities as (kind, address), primary first
     duplicate_of: int | None = None  # index of an earlier item in the batch with the same key
     contact_id: int | None = None
     new_contact: int | None = None  # index into the batch's new contacts
@@ -74,14 +68,26 @@ async def ingest_batch(
     now: datetime,
 ) -> tuple[list[IngestResult], list[Event]]:
     """Store ``messages`` in the caller's transaction; return one result each and the events."""
-    items = [_Pending(message=m, endpoint=endpoints[m.channel]) for m in messages]
-    await _dedupe(session, items)
+    items = [
+        _Pending(
+            message=m,
+            endpoint=endpoints[m.channel],
+            keys=[(i.kind.value, i.address) for i in m.sender.identities],
+        )
+        for m in messages
+    ]
+    sql = statements(session.get_bind().dialect)
+    converted = sql.stamp(now)
+    stamp = {
+        table: {f"{column}_stamp": converted for column in columns} for table, columns in STAMPED.items()
+    }
+    await _dedupe(session, sql, items)
     fresh = [it for it in items if it.result is None and it.duplicate_of is None]
     events: list[Event] = []
     if fresh:
-        await _resolve_contacts(session, fresh, now, events)
-        await _thread(session, fresh, now, events)
-        await _store(session, fresh, blobs, now, events)
+        await _resolve_contacts(session, sql, fresh, now, stamp, events)
+        await _thread(session, sql, fresh, now, stamp, events)
+        await _store(session, sql, fresh, blobs, now, stamp, events)
     for it in items:
         if it.duplicate_of is not None:
             first = items[it.duplicate_of].result
@@ -90,7 +96,7 @@ async def ingest_batch(
     return [it.result for it in items if it.result is not None], events
 
 
-async def _dedupe(session: AsyncSession, items: list[_Pending]) -> None:
+async def _dedupe(session: AsyncSession, sql: IngestStatements, items: list[_Pending]) -> None:
     first_index: dict[tuple[int, str], int] = {}
     for index, it in enumerate(items):
         key = (it.endpoint.channel_id, it.message.provider_message_id)
@@ -98,50 +104,64 @@ async def _dedupe(session: AsyncSession, items: list[_Pending]) -> None:
             it.duplicate_of = first_index[key]
         else:
             first_index[key] = index
-    stored = await session.execute(
-        select(Message.id, Message.conversation_id, Message.channel_id, Message.provider_message_id, Conversation.contact_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(tuple_(Message.channel_id, Message.provider_message_id).in_(list(first_index)))
-    )
-    for message_id, conversation_id, channel_id, provider_id, contact_id in stored:
-        items[first_index[(channel_id, provider_id or "")]].result = IngestResult(
-            message_id, conversation_id, contact_id, duplicate=True
+    stored = (
+        await session.execute(
+            sql.find_stored,
+            {"channels": list({c for c, _ in first_index}), "ids": list({p for _, p in first_index})},
+        )
+    ).all()
+    found = [row for row in stored if (row[2], row[3]) in first_index]
+    if not found:
+        return  # the common case: nothing is a replay
+    contacts = dict((await session.execute(sql.contacts_of, {"ids": list({row[1] for row in found})})).all())
+    for message_id, conversation_id, channel_id, provider_id in found:
+        items[first_index[(channel_id, provider_id)]].result = IngestResult(
+            message_id, conversation_id, contacts[conversation_id], duplicate=True
         )
 
 
-async def _resolve_contacts(session: AsyncSession, items: list[_Pending], now: datetime, events: list[Event]) -> None:
-    wanted = {(i.kind.value, i.address) for it in items for i in it.message.sender.identities}
+async def _resolve_contacts(
+    session: AsyncSession,
+    sql: IngestStatements,
+    items: list[_Pending],
+    now: datetime,
+    stamp: dict[str, dict[str, Any]],
+    events: list[Event],
+) -> None:
+    wanted = {k for it in items for k in it.keys}
     known: dict[tuple[str, str], tuple[int, int]] = {}  # identity -> (identity id, contact id)
+    nameless: set[int] = set()  # known contacts without a name yet
     identity_rows = await session.execute(
-        select(ContactIdentity.kind, ContactIdentity.address, ContactIdentity.id, ContactIdentity.contact_id).where(
-            tuple_(ContactIdentity.kind, ContactIdentity.address).in_(list(wanted))
-        )
+        sql.find_identities,
+        {"kinds": list({kind for kind, _ in wanted}), "addresses": list({a for _, a in wanted})},
     )
-    for kind, address, identity_id, contact_id in identity_rows:
-        known[(kind, address)] = (identity_id, contact_id)
+    for kind, address, identity_id, contact_id, name in identity_rows:
+        if (kind, address) in wanted:
+            known[(kind, address)] = (identity_id, contact_id)
+            if name is None:
+                nameless.add(contact_id)
 
     new_contacts: list[dict[str, Any]] = []
     pending_identity: dict[tuple[str, str], int] = {}  # identity -> new-contact index
     for it in items:
-        keys = [(i.kind.value, i.address) for i in it.message.sender.identities]
-        hit = next((known[k] for k in keys if k in known), None)
+        hit = next((known[k] for k in it.keys if k in known), None)
         if hit is not None:
             it.contact_id = hit[1]
             continue
-        pending = next((pending_identity[k] for k in keys if k in pending_identity), None)
+        pending = next((pending_identity[k] for k in it.keys if k in pending_identity), None)
         if pending is None:
             pending = len(new_contacts)
-            new_contacts.append({"name": it.message.sender.name, "attributes": {}, "created_at": now, "updated_at": now})
+            new_contacts.append(
+                {"name": it.message.sender.name, **stamp["contacts"]}
+            )
         elif new_contacts[pending]["name"] is None:
             new_contacts[pending]["name"] = it.message.sender.name
         it.new_contact = pending
-        for k in keys:
+        for k in it.keys:
             pending_identity.setdefault(k, pending)
 
     if new_contacts:
-        created = await session.execute(
-            insert(Contact).returning(Contact.id, sort_by_parameter_order=True), new_contacts
-        )
+        created = await session.execute(sql.insert_contacts, new_contacts)
         contact_ids = [row[0] for row in created]
         for it in items:
             if it.new_contact is not None:
@@ -153,32 +173,31 @@ async def _resolve_contacts(session: AsyncSession, items: list[_Pending], now: d
     to_link: dict[tuple[str, str], int] = {}
     for it in items:
         assert it.contact_id is not None
-        for k in ((i.kind.value, i.address) for i in it.message.sender.identities):
+        for k in it.keys:
             if k not in known:
                 to_link.setdefault(k, it.contact_id)
     if to_link:
         linked = await session.execute(
-            insert(ContactIdentity).returning(
-                ContactIdentity.kind, ContactIdentity.address, ContactIdentity.id, sort_by_parameter_order=True
-            ),
-            [{"kind": k, "address": a, "contact_id": c, "created_at": now} for (k, a), c in to_link.items()],
+            sql.insert_identities,
+            [
+                {"kind": k, "address": a, "contact_id": c, **stamp["contact_identities"]}
+                for (k, a), c in to_link.items()
+            ],
         )
         for new_kind, new_address, new_identity_id in linked:
             known[(new_kind, new_address)] = (new_identity_id, to_link[(new_kind, new_address)])
     for it in items:
-        primary = it.message.sender.identities[0]
-        it.identity_id = known[(primary.kind.value, primary.address)][0]
-    await _fill_missing_names(session, items)
+        it.identity_id = known[it.keys[0]][0]
 
-
-async def _fill_missing_names(session: AsyncSession, items: list[_Pending]) -> None:
-    """A known contact without a name takes the name the sender gives now."""
-    named = {it.contact_id: it.message.sender.name for it in items if it.new_contact is None and it.message.sender.name}
-    if not named:
-        return
-    for contact_id, name in named.items():
+    # A known contact without a name takes the name the sender gives now.
+    named = {
+        it.contact_id: it.message.sender.name
+        for it in items
+        if it.new_contact is None and it.contact_id in nameless and it.message.sender.name
+    }
+    if named:
         await session.execute(
-            update(Contact).where(Contact.id == contact_id, Contact.name.is_(None)).values(name=name)
+            sql.name_contacts, [{"cid": cid, "new_name": name, "at": now} for cid, name in named.items()]
         )
 
 
@@ -189,28 +208,39 @@ def _thread_keys(message: InboundMessage) -> list[str]:
     return keys
 
 
-async def _thread(session: AsyncSession, items: list[_Pending], now: datetime, events: list[Event]) -> None:
+async def _thread(
+    session: AsyncSession,
+    sql: IngestStatements,
+    items: list[_Pending],
+    now: datetime,
+    stamp: dict[str, dict[str, Any]],
+    events: list[Event],
+) -> None:
+    # conversation id -> (queue id, assignee id) of every existing conversation found
+    scope: dict[int, tuple[int | None, int | None]] = {}
     wanted_keys = {(it.endpoint.channel_id, k) for it in items for k in _thread_keys(it.message)}
     by_key: dict[tuple[int, str], int] = {}
     if wanted_keys:
         key_rows = await session.execute(
-            select(ThreadKey.channel_id, ThreadKey.key, ThreadKey.conversation_id).where(
-                tuple_(ThreadKey.channel_id, ThreadKey.key).in_(list(wanted_keys))
-            )
+            sql.find_thread_keys,
+            {"channels": list({c for c, _ in wanted_keys}), "keys": list({k for _, k in wanted_keys})},
         )
-        by_key = {(key_channel, key): key_conversation for key_channel, key, key_conversation in key_rows}
+        for key_channel, key, conversation_id, queue_id, assignee_id in key_rows:
+            if (key_channel, key) in wanted_keys:
+                by_key[(key_channel, key)] = conversation_id
+                scope[conversation_id] = (queue_id, assignee_id)
 
     pairs = {(it.contact_id, it.endpoint.channel_id) for it in items if it.new_contact is None}
     open_by_pair: dict[tuple[int | None, int], int] = {}
     if pairs:
         open_rows = await session.execute(
-            select(Conversation.contact_id, Conversation.channel_id, Conversation.id)
-            .where(tuple_(Conversation.contact_id, Conversation.channel_id).in_(list(pairs)))
-            .where(Conversation.status != "resolved")
-            .order_by(Conversation.last_message_at)
+            sql.find_open,
+            {"contacts": list({c for c, _ in pairs}), "channels": list({ch for _, ch in pairs})},
         )
-        for open_contact, open_channel, open_conversation in open_rows:
-            open_by_pair[(open_contact, open_channel)] = open_conversation  # the newest wins
+        for open_contact, open_channel, conversation_id, queue_id, assignee_id in open_rows:
+            if (open_contact, open_channel) in pairs:
+                open_by_pair[(open_contact, open_channel)] = conversation_id  # the newest wins
+                scope[conversation_id] = (queue_id, assignee_id)
 
     new_conversations: list[dict[str, Any]] = []
     pending_by_key: dict[tuple[int, str], int] = {}
@@ -227,6 +257,7 @@ async def _thread(session: AsyncSession, items: list[_Pending], now: datetime, e
             pending = pending_by_pair.get(pair)
         if existing is not None:
             it.conversation_id = existing
+            it.queue_id, it.assignee_id = scope[existing]
         elif pending is not None:
             it.new_conversation = pending
         else:
@@ -241,10 +272,7 @@ async def _thread(session: AsyncSession, items: list[_Pending], now: datetime, e
                     "status": "open",
                     "priority": 1,
                     "subject": (it.message.subject or None) and it.message.subject[:500],
-                    "created_at": now,
-                    "updated_at": now,
-                    "last_message_at": now,
-                    "waiting_since": now,
+                    **stamp["conversations"],
                 }
             )
         if it.new_conversation is not None:
@@ -257,9 +285,7 @@ async def _thread(session: AsyncSession, items: list[_Pending], now: datetime, e
                 new_keys.setdefault(key, it)
 
     if new_conversations:
-        opened = await session.execute(
-            insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True), new_conversations
-        )
+        opened = await session.execute(sql.insert_conversations, new_conversations)
         conversation_ids = [row[0] for row in opened]
         for it in items:
             if it.new_conversation is not None:
@@ -276,26 +302,21 @@ async def _thread(session: AsyncSession, items: list[_Pending], now: datetime, e
                     occurred_at=now,
                 )
             )
-    existing_ids = {it.conversation_id for it in items if it.new_conversation is None}
-    if existing_ids:
-        scope_rows = await session.execute(
-            select(Conversation.id, Conversation.queue_id, Conversation.assignee_id).where(
-                Conversation.id.in_(list(existing_ids))
-            )
-        )
-        scope = {cid: (queue_id, assignee_id) for cid, queue_id, assignee_id in scope_rows}
-        for it in items:
-            if it.conversation_id in scope:
-                it.queue_id, it.assignee_id = scope[it.conversation_id]
     if new_keys:
         await session.execute(
-            insert(ThreadKey),
+            sql.insert_thread_keys,
             [{"channel_id": c, "key": k, "conversation_id": it.conversation_id} for (c, k), it in new_keys.items()],
         )
 
 
 async def _store(
-    session: AsyncSession, items: list[_Pending], blobs: BlobStore, now: datetime, events: list[Event]
+    session: AsyncSession,
+    sql: IngestStatements,
+    items: list[_Pending],
+    blobs: BlobStore,
+    now: datetime,
+    stamp: dict[str, dict[str, Any]],
+    events: list[Event],
 ) -> None:
     rows = [
         {
@@ -308,12 +329,17 @@ async def _store(
             "subject": it.message.subject[:500] if it.message.subject else None,
             "provider_message_id": it.message.provider_message_id,
             "status": "received",
-            "created_at": it.message.received_at or now,
+            "created_at_stamp": (
+                stamp["messages"]["created_at_stamp"]
+                if it.message.received_at is None
+                else sql.stamp(it.message.received_at)
+            ),
         }
         for it in items
     ]
-    inserted = await session.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows)
-    message_ids = [row[0] for row in inserted]
+    inserted = await session.execute(sql.insert_messages, rows)
+    by_key = {(channel_id, provider_id): message_id for channel_id, provider_id, message_id in inserted}
+    message_ids = [by_key[(it.endpoint.channel_id, it.message.provider_message_id)] for it in items]
 
     attachment_rows: list[dict[str, Any]] = []
     blob_rows: dict[str, int] = {}
@@ -333,39 +359,23 @@ async def _store(
             )
     if blob_rows:
         await insert_ignore(session, Blob, [{"sha256": d, "size": s, "created_at": now} for d, s in blob_rows.items()])
-        await session.execute(insert(MessageAttachment), attachment_rows)
+        await session.execute(sql.insert_attachments, attachment_rows)
 
-    touched: dict[int, _Pending] = {}
-    for it in items:
-        assert it.conversation_id is not None
-        touched[it.conversation_id] = it
-    conversations = Conversation.__table__
-    assert isinstance(conversations, Table)
+    # Conversations opened by this batch already look like this; the others wake up.
+    touched = sorted({it.conversation_id for it in items if it.new_conversation is None and it.conversation_id})
+    if touched:
+        await session.execute(sql.touch_conversations, {"ids": touched, "at": now})
     await session.execute(
-        update(conversations)
-        .where(conversations.c.id == bindparam("cid"))
-        .values(
-            last_message_at=bindparam("at"),
-            updated_at=bindparam("at"),
-            status="open",
-            snoozed_until=None,
-            resolved_at=None,
-            waiting_since=func.coalesce(conversations.c.waiting_since, bindparam("at")),
-        ),
-        [{"cid": cid, "at": now} for cid in touched],
-    )
-
-    await session.execute(
-        insert(TimelineEntry),
+        sql.insert_timeline,
         [
             {
                 "contact_id": it.contact_id,
                 "conversation_id": it.conversation_id,
                 "channel_id": it.endpoint.channel_id,
                 "kind": "message_in",
+                "actor_user_id": None,
                 "message_id": message_id,
-                "occurred_at": now,
-                "data": {},
+                **stamp["timeline_entries"],
             }
             for it, message_id in zip(items, message_ids, strict=True)
         ],
@@ -384,5 +394,3 @@ async def _store(
                 occurred_at=now,
             )
         )
-
-

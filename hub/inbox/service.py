@@ -14,11 +14,13 @@ from hub.services import Services
 class Inbox:
     """Ingests normalized messages; concurrent callers share commits."""
 
-    def __init__(self, services: Services, *, max_batch: int = 256) -> None:
+    def __init__(self, services: Services, *, max_batch: int = 256, workers: int = 1) -> None:
+        # One commit worker on both databases: SQLite has one writer anyway, and on
+        # PostgreSQL a second worker halves the batches, which costs more event-loop
+        # time per message than the overlap of two transactions saves (bench/RESULTS.md).
         self.services = services
-        workers = 1 if services.dialect == "sqlite" else 2  # SQLite has one writer anyway
         self._committer: GroupCommitter[InboundMessage, IngestResult] = GroupCommitter(
-            self._run_batch, max_batch=max_batch, workers=workers
+            self._run_batch, max_batch=max_batch, workers=workers, partition=_sender_partition
         )
 
     async def start(self) -> None:
@@ -40,3 +42,8 @@ class Inbox:
             for event in events:
                 unit.emit(event)
         return results
+
+
+def _sender_partition(message: InboundMessage) -> int:
+    """One sender's messages share a commit worker: their batches never race for one contact."""
+    return hash(message.sender.identities[0].address)
