@@ -27,6 +27,7 @@ from hub.db.models import Conversation, Message, OutboxItem, TimelineEntry, User
 from hub.errors import Conflict, Forbidden, ValidationFailed
 from hub.events import Event
 from hub.services import Endpoint, Services, Unit
+from hub.validation import ensure_storable
 
 STATUSES = ("open", "pending", "snoozed", "resolved")
 NOTE_STATUS = "note"  # the status of a private note: stored, never sent
@@ -123,6 +124,7 @@ async def _reply(
     conversation = await load_conversation(session, principal, conversation_id)
     if not body.strip():
         raise ValidationFailed("the message body is empty")
+    ensure_storable(body=body)
     if len(body) > MAX_BODY_LENGTH:
         raise ValidationFailed(f"the message body is longer than {MAX_BODY_LENGTH} characters")
     endpoint = endpoint_by_id(services, conversation.channel_id)

@@ -43,8 +43,10 @@ async def test_a_callback_host_resolving_to_a_disallowed_address_is_never_called
             assert (stored.status, outbox.state) == ("sent", "done")
             assert receiver.ids() == [str(message.id)]
         else:
-            assert (stored.status, outbox.state, outbox.attempts) == ("queued", "pending", 1)
-            assert outbox.last_error is not None and "localhost" in outbox.last_error
+            # Retrying cannot change the policy: a dead letter at once, with the reason.
+            assert (stored.status, outbox.state, outbox.attempts) == ("failed", "dead", 1)
+            assert outbox.last_error is not None and "outbound address policy" in outbox.last_error
+            assert "localhost resolves to" in outbox.last_error
             assert receiver.received == [] and receiver.rejected == 0
 
 
