@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Literal
 
 import msgspec
@@ -220,7 +220,7 @@ async def get_users(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     limit, after = _page(request, "users")
     users = await list_users(services, after=after, limit=limit + 1)
-    next_cursor = _next(request, "users", users[limit - 1].id) if len(users) > limit else None
+    next_cursor = _next(request, "users", users, limit)
     return json_response(UserList(items=users[:limit], next=next_cursor))
 
 
@@ -269,7 +269,7 @@ async def get_audit(request: web.Request) -> web.Response:
     await require_role(request, Role.ADMIN)
     limit, before = _page(request, "audit")
     entries = await list_audit(request.app[SERVICES], before=before, limit=limit + 1)
-    next_cursor = _next(request, "audit", entries[limit - 1].id) if len(entries) > limit else None
+    next_cursor = _next(request, "audit", entries, limit)
     return json_response(AuditList(items=entries[:limit], next=next_cursor))
 
 
@@ -281,6 +281,6 @@ def _page(request: web.Request, kind: str) -> tuple[int, int | None]:
     return limit, None if raw is None else cursor.id_only(secret, kind, raw)
 
 
-def _next(request: web.Request, kind: str, last_id: int) -> str:
-    return cursor.encode(request.app[SERVICES].settings.secret_key, kind, [last_id])
+def _next(request: web.Request, kind: str, found: Sequence[UserView | AuditView], limit: int) -> str | None:
+    return cursor.next_by_id(request.app[SERVICES].settings.secret_key, kind, found, limit, lambda row: row.id)
 

@@ -144,9 +144,7 @@ async def list_contacts(request: web.Request) -> web.Response:
         contacts = list((await session.scalars(stmt)).all())
         identities = await identities_of(session, {c.id for c in contacts[:limit]})
     items = [_view(c, identities.get(c.id, [])) for c in contacts[:limit]]
-    next_cursor = None
-    if len(contacts) > limit:
-        next_cursor = cursor.encode(services.settings.secret_key, "contacts", [contacts[limit - 1].id])
+    next_cursor = cursor.next_by_id(services.settings.secret_key, "contacts", contacts, limit, lambda c: c.id)
     return json_response(ContactPage(items=items, next=next_cursor))
 
 
@@ -231,9 +229,7 @@ async def get_timeline(request: web.Request) -> web.Response:
         )
         for entry, channel, actor in rows[:limit]
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = cursor.encode(services.settings.secret_key, "timeline", [rows[limit - 1][0].id])
+    next_cursor = cursor.next_by_id(services.settings.secret_key, "timeline", rows, limit, lambda r: r[0].id)
     return json_response(TimelinePage(items=items, next=next_cursor))
 
 

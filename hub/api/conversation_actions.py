@@ -263,9 +263,7 @@ async def list_outbox(request: web.Request) -> web.Response:
         conditions.append(OutboxItem.id < cursor.id_only(services.settings.secret_key, OUTBOX_CURSOR, after))
     found = await _entries(services, *conditions, limit=limit + 1)
     items = found[:limit]
-    next_cursor = (
-        cursor.encode(services.settings.secret_key, OUTBOX_CURSOR, [items[-1].id]) if len(found) > limit else None
-    )
+    next_cursor = cursor.next_by_id(services.settings.secret_key, OUTBOX_CURSOR, found, limit, lambda e: e.id)
     return json_response(OutboxPage(items=items, next=next_cursor))
 
 

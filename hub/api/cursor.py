@@ -11,12 +11,15 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from hub.errors import BadRequest
+
+T = TypeVar("T")
 
 _MAC_BYTES = 16
 
@@ -81,3 +84,11 @@ def id_only(secret: str, kind: str, cursor: str) -> int:
     if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
         raise BadRequest("the cursor is malformed")
     return values[0]
+
+
+def next_by_id(secret: str, kind: str, found: Sequence[T], limit: int, row_id: Callable[[T], int]) -> str | None:
+    """The cursor after the page ``found[:limit]``, or None when the query (asked for
+    ``limit + 1`` rows) found no more."""
+    if len(found) <= limit:
+        return None
+    return encode(secret, kind, [row_id(found[limit - 1])])
