@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -22,7 +24,7 @@ from hub.config import ChannelConfig, QueueConfig, Settings
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
 from hub.db.models import Base
-from tests.services import POSTGRES_ADMIN_URL, service_missing
+from tests.services import POSTGRES_ADMIN_URL, REDIS_URL, service_missing
 
 T = TypeVar("T")
 BACKENDS = ("sqlite", "postgresql")
@@ -146,3 +148,20 @@ async def client(settings: Settings) -> AsyncIterator[TestClient[object, object]
     app = create_app(settings)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A Redis key prefix no other test run uses; its keys are deleted afterwards."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        service_missing("Redis", exc)
+    prefix = f"hub-test:{uuid.uuid4().hex}:login:"
+    yield prefix
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

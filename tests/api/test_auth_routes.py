@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
-from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from hub.api.app import create_app
@@ -24,7 +19,7 @@ from hub.bootstrap import build_services
 from hub.bus import InProcessBus
 from hub.db.models import ApiToken, AuditEntry, User, WebSession, utcnow
 from tests.conftest import make_settings
-from tests.services import REDIS_URL, service_missing
+from tests.services import REDIS_URL
 
 Client = TestClient[Any, Any]
 PASSWORD = "correct horse battery"
@@ -141,22 +136,6 @@ async def test_a_success_resets_the_email_counter_but_the_address_keeps_its_fail
         # the email starts afresh; the address has 3 failures now, the limit
         assert (await log_in(client, "agent@example.com", "wrong password")).status == 401
         assert (await log_in(client, "agent@example.com")).status == 429
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        await client.aclose()
-        service_missing("Redis", exc)
-    prefix = f"hub-test:{uuid.uuid4().hex}:login:"
-    yield prefix
-    keys = [key async for key in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_with_redis_two_hub_processes_share_the_login_rate_limit(

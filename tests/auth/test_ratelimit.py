@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from hub.auth.ratelimit import (
     LoginRateLimit,
@@ -17,7 +13,7 @@ from hub.auth.ratelimit import (
     email_key,
 )
 from hub.errors import TooManyRequests
-from tests.services import REDIS_URL, service_missing
+from tests.services import REDIS_URL
 
 
 class Clock:
@@ -76,23 +72,6 @@ def test_keys_hide_the_email_and_group_ipv6_by_64_bit_prefix() -> None:
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
     assert address_key("::ffff:192.0.2.7") == address_key("192.0.2.7") == "ip:192.0.2.7"
     assert address_key(None) == address_key("not an address") == "ip:unknown"
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix no other test run uses; its keys are deleted afterwards."""
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        await client.aclose()
-        service_missing("Redis", exc)
-    prefix = f"hub-test:{uuid.uuid4().hex}:login:"
-    yield prefix
-    keys = [key async for key in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_redis_counters_limit_like_memory_and_expire_with_the_window(redis_prefix: str) -> None:
