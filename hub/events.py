@@ -26,6 +26,9 @@ CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
 CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
 OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
+CONTACT_CONSENT_CHANGED = "contact.consent_changed"
+CONTACT_RESTRICTED = "contact.restricted"
+CONTACT_RESTRICTION_LIFTED = "contact.restriction_lifted"
 
 EVENT_TYPES = frozenset(
     {
@@ -38,6 +41,9 @@ EVENT_TYPES = frozenset(
         CONTACT_CREATED,
         CONTACT_UPDATED,
         OUTBOX_DEAD_LETTERED,
+        CONTACT_CONSENT_CHANGED,
+        CONTACT_RESTRICTED,
+        CONTACT_RESTRICTION_LIFTED,
     }
 )
 

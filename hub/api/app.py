@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.api import (
     auth,
     channels,
+    consents,
     contacts,
     conversation_actions,
     conversations,
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(conversations.routes)
     app.router.add_routes(conversation_actions.routes)
     app.router.add_routes(contacts.routes)
+    app.router.add_routes(consents.routes)
     app.router.add_routes(queues.routes)
     app.router.add_routes(openapi.routes)
     ws.setup(app)

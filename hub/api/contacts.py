@@ -63,6 +63,7 @@ class ContactView(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     erased_at: datetime | None
+    restricted_at: datetime | None
 
 
 class ContactPage(msgspec.Struct):
@@ -193,7 +194,14 @@ async def patch_contact(request: web.Request) -> web.Response:
     summary="Every interaction with the contact, newest first",
     tag="contacts",
     response=TimelinePage,
-    params=(id_path_param(description="contact id"), limit_param(), cursor_param()),
+    params=(
+        id_path_param(description="contact id"),
+        Param("kind", "query", {"type": "string", "maxLength": 40}, "only entries of this kind (docs/crm.md)"),
+        Param("channel", "query", {"type": "string", "maxLength": 100}, "only entries on this channel (its name)"),
+        Param("channel_type", "query", {"type": "string", "maxLength": 32}, "only entries on channels of this type"),
+        limit_param(),
+        cursor_param(),
+    ),
     errors=(400, 401, 404),
 )
 @routes.get("/api/v1/contacts/{id}/timeline")
@@ -204,6 +212,9 @@ async def get_timeline(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     limit = query_limit(request)
     after = single(request, "cursor")
+    kind = query_text(request, "kind", max_length=40)
+    channel_name = query_text(request, "channel", max_length=100)
+    channel_type = query_text(request, "channel_type", max_length=32)
     await load_contact(services, principal, contact_id)
     stmt = (
         select(TimelineEntry, Channel.name, User.name)
@@ -211,6 +222,9 @@ async def get_timeline(request: web.Request) -> web.Response:
         .outerjoin(User, User.id == TimelineEntry.actor_user_id)
         .where(TimelineEntry.contact_id == contact_id)
     )
+    for column, wanted in ((TimelineEntry.kind, kind), (Channel.name, channel_name), (Channel.type, channel_type)):
+        if wanted is not None:
+            stmt = stmt.where(column == wanted if storable(wanted) else false())
     if after is not None:
         stmt = stmt.where(TimelineEntry.id < cursor.id_only(services.settings.secret_key, "timeline", after))
     stmt = stmt.order_by(TimelineEntry.id.desc()).limit(limit + 1)
@@ -255,4 +269,5 @@ def _view(contact: Contact, identities: list[IdentityView]) -> ContactView:
         created_at=contact.created_at,
         updated_at=contact.updated_at,
         erased_at=contact.erased_at,
+        restricted_at=contact.restricted_at,
     )

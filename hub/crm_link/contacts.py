@@ -10,7 +10,8 @@ from sqlalchemy import select
 from hub import events as ev
 from hub.auth.policy import contact_scope
 from hub.auth.principal import Principal
-from hub.db.models import Contact, TimelineEntry, utcnow
+from hub.crm_link.timeline import append_timeline
+from hub.db.models import Contact, utcnow
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.events import Event
 from hub.services import Services
@@ -58,14 +59,9 @@ async def update_contact(
             now = utcnow()
             contact.updated_at = now
             actor_id = actor.user_id if actor is not None else None
-            unit.session.add(
-                TimelineEntry(
-                    contact_id=contact.id,
-                    kind="contact_updated",
-                    actor_user_id=actor_id,
-                    occurred_at=now,
-                    data={"fields": changed},
-                )
+            await append_timeline(
+                unit.session, contact.id, "contact_updated", actor_user_id=actor_id, occurred_at=now,
+                data={"fields": changed},
             )
             unit.emit(
                 Event(

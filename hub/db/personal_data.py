@@ -37,6 +37,14 @@ PERSONAL: tuple[PersonalColumn, ...] = (
     PersonalColumn("contacts", "name", "contact", "the contact's name", "contacts.id"),
     PersonalColumn("contacts", "attributes", "contact", "custom attributes (any values)", "contacts.id"),
     PersonalColumn(
+        "contacts", "restriction_reason", "contact", "why processing is restricted (may quote the person)",
+        "contacts.id",
+    ),
+    PersonalColumn(
+        "consents", "evidence", "contact", "proof of a consent statement (keyword message, form data, IP address)",
+        "consents.contact_id",
+    ),
+    PersonalColumn(
         "contact_identities", "address", "contact", "email address, phone number or platform user id",
         "contact_identities.contact_id",
     ),
@@ -97,6 +105,10 @@ NOT_PERSONAL: dict[str, str] = {
     "companies.name": "a legal person's name (an organisation, not a data subject)",
     "companies.domain": "an organisation's domain",
     "contact_identities.kind": "email, phone or platform",
+    "consents.purpose": "service, marketing or all (hub.crm_link.consent vocabulary)",
+    "consents.channel": "consent channel (hub.crm_link.consent vocabulary)",
+    "consents.source": "how the statement was captured (sms_keyword, web_form, agent, ...)",
+    "consents.text_version": "id of the consent text shown, chosen by staff",
     "timeline_entries.kind": "interaction type",
     "timeline_entries.data": "ids and states only, never content",
     "events.type": "event type",

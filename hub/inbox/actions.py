@@ -23,6 +23,7 @@ from hub import events as ev
 from hub.auth.policy import ensure_conversation_visible
 from hub.auth.principal import Principal, Role
 from hub.channels.base import ChannelAdapter
+from hub.crm_link.consent import consent_channel_of, ensure_outbound_allowed
 from hub.db.models import Conversation, Message, OutboxItem, TimelineEntry, User, utcnow
 from hub.errors import Conflict, Forbidden, ValidationFailed
 from hub.events import Event
@@ -100,8 +101,9 @@ async def reply(
 ) -> Message:
     """Store a reply (queued for sending through the outbox) or a private note; return it.
 
-    Raises Conflict when the conversation's channel cannot send and ValidationFailed
-    when the body is empty or longer than the channel carries.
+    Raises Conflict when the conversation's channel cannot send, ``OutboundRefused``
+    (a 409 with a ``code``) when the contact withdrew consent or is restricted, and
+    ValidationFailed when the body is empty or longer than the channel carries.
     """
     if unit is None:
         async with services.transaction() as own:
@@ -140,6 +142,8 @@ async def _reply(
         limit = adapter.capabilities.max_text_length
         if limit is not None and len(body) > limit:
             raise ValidationFailed(f"channel {adapter.name!r} carries at most {limit} characters per message")
+        # Consent withdrawn or processing restricted: a 409 the UI shows, before anything is stored.
+        await ensure_outbound_allowed(session, conversation.contact_id, consent_channel_of(adapter))
 
     message = Message(
         conversation_id=conversation.id,

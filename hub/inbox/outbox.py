@@ -12,6 +12,10 @@ twice while its send is in flight. Then it builds the ``OutboundMessage``, calls
   sooner than the provider's ``retry_after``; a dead letter after ``max_attempts``;
 - ``PermanentChannelError``: message ``failed`` with the error, a dead letter at once.
 
+Before sending, ``hub.crm_link.consent.ensure_outbound_allowed`` is checked again: a
+reply queued before the contact withdrew consent (or before processing was
+restricted) fails with that reason and becomes a dead letter instead of going out.
+
 It wakes on ``wake()`` (a reply committed in this process) or every ``poll_interval``
 (replies committed by other hub processes, retries falling due).
 """
@@ -36,6 +40,7 @@ from hub.channels.base import (
     SendResult,
     TransientChannelError,
 )
+from hub.crm_link.consent import consent_channel_of, ensure_outbound_allowed
 from hub.db.models import ContactIdentity, Conversation, Message, OutboxItem, ThreadKey, utcnow
 from hub.errors import Conflict, Forbidden, HubError, NotFound
 from hub.inbox.actions import conversation_event, endpoint_by_id
@@ -218,6 +223,8 @@ class Dispatcher:
             adapter = self.adapters.get(endpoint.name) if endpoint is not None else None
             if endpoint is None or adapter is None:
                 raise PermanentChannelError("the channel is not configured in this hub")
+            # Checked again at send time: consent withdrawn after the reply was queued stops it here.
+            await ensure_outbound_allowed(session, conversation.contact_id, consent_channel_of(adapter))
             identity = (
                 await session.get(ContactIdentity, conversation.identity_id)
                 if conversation.identity_id is not None

@@ -203,3 +203,25 @@ async def test_the_timeline_is_newest_first_in_cursor_pages(client: Client) -> N
     foreign = cursor.encode(services_of(client).settings.secret_key, "contacts", [second["items"][0]["id"]])
     for bad in (first["next"][:-3] + "abc", foreign):
         assert (await client.get(path, headers=admin.headers, params={"cursor": bad})).status == 400
+
+
+async def test_the_timeline_filters_by_kind_and_channel(client: Client) -> None:
+    admin = await create_user(services_of(client), role="admin")
+    sender = {"email": "f@example.test"}
+    sent = await send_inbound(client, "web-form", sender=sender)
+    await send_inbound(client, "shop", sender=sender)
+    contact_id = await contact_of(client, sent["conversation_id"])
+    await client.patch(f"/api/v1/contacts/{contact_id}", json={"name": "F"}, headers=admin.headers)
+    path = f"/api/v1/contacts/{contact_id}/timeline"
+
+    async def kinds(**params: str) -> list[tuple[str, str | None]]:
+        resp = await client.get(path, headers=admin.headers, params=params)
+        assert resp.status == 200, await resp.text()
+        return [(e["kind"], e["channel"]) for e in (await resp.json())["items"]]
+
+    assert await kinds(kind="message_in") == [("message_in", "shop"), ("message_in", "web-form")]
+    assert await kinds(channel="shop") == [("message_in", "shop")]
+    assert await kinds(channel_type="api", kind="message_in", channel="web-form") == [("message_in", "web-form")]
+    assert await kinds(kind="contact_updated") == [("contact_updated", None)]
+    assert await kinds(kind="no-such-kind") == []
+    assert await kinds(channel="a\x00b") == []

@@ -12,6 +12,7 @@ from hub.db.models.conversations import (
     ThreadKey,
 )
 from hub.db.models.people import Company, Contact, ContactIdentity
+from hub.db.models.privacy import ConsentRecord
 from hub.db.models.records import EventRecord, IdempotencyKey, OutboxItem, TimelineEntry
 from hub.db.models.staff import (
     ApiToken,
@@ -30,6 +31,7 @@ __all__ = [
     "Blob",
     "Channel",
     "Company",
+    "ConsentRecord",
     "Contact",
     "ContactIdentity",
     "Conversation",

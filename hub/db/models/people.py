@@ -21,7 +21,11 @@ class Company(Base):
 
 
 class Contact(Base):
-    """A customer. Personal data lives in ``name``, ``attributes`` and the identities."""
+    """A customer. Personal data lives in ``name``, ``attributes`` and the identities.
+
+    ``restricted_at`` set: processing is restricted (DSGVO Art. 18): no outbound
+    messages, no automated processing; the data is only stored.
+    """
 
     __tablename__ = "contacts"
 
@@ -32,6 +36,8 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column()
+    restricted_at: Mapped[datetime | None] = mapped_column()
+    restriction_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class ContactIdentity(Base):
