@@ -29,6 +29,7 @@ OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
 CONTACT_CONSENT_CHANGED = "contact.consent_changed"
 CONTACT_RESTRICTED = "contact.restricted"
 CONTACT_RESTRICTION_LIFTED = "contact.restriction_lifted"
+CONTACT_ERASED = "contact.erased"
 
 EVENT_TYPES = frozenset(
     {
@@ -44,6 +45,7 @@ EVENT_TYPES = frozenset(
         CONTACT_CONSENT_CHANGED,
         CONTACT_RESTRICTED,
         CONTACT_RESTRICTION_LIFTED,
+        CONTACT_ERASED,
     }
 )
 

@@ -17,6 +17,7 @@ from hub.api import (
     health,
     openapi,
     pages,
+    privacy,
     queues,
     workers,
     ws,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(conversation_actions.routes)
     app.router.add_routes(contacts.routes)
     app.router.add_routes(consents.routes)
+    app.router.add_routes(privacy.routes)
     app.router.add_routes(queues.routes)
     app.router.add_routes(openapi.routes)
     ws.setup(app)

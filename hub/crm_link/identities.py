@@ -22,9 +22,25 @@ def email(address: str) -> Identity:
     return Identity(IdentityKind.EMAIL, value)
 
 
+# How channels spell a phone number besides the number itself: WhatsApp and SMS
+# providers prefix it (``whatsapp:+49...``), a PBX sends a ``tel:`` or ``sip:`` URI.
+_PHONE_SCHEMES = ("whatsapp:", "tel:", "sms:", "sip:", "sips:")
+
+
 def phone(number: str, default_region: str | None = None) -> Identity:
-    """A phone identity in E.164. Without ``default_region`` the number needs its ``+`` prefix."""
+    """A phone identity in E.164. Without ``default_region`` the number needs its ``+`` prefix.
+
+    ``whatsapp:+4930...``, ``tel:+49-30-...`` and ``sip:+4930...@pbx.example`` are the
+    same phone identity as ``+4930...``: one person, whichever channel they use.
+    """
     raw = number.strip()
+    lowered = raw.lower()
+    for scheme in _PHONE_SCHEMES:
+        if lowered.startswith(scheme):
+            raw = raw[len(scheme):].strip()
+            if scheme.startswith("sip"):
+                raw = raw.partition("@")[0].partition(";")[0]
+            break
     if raw.startswith("00"):
         raw = "+" + raw[2:]
     try:

@@ -6,7 +6,17 @@ JSON column is in neither list, so a new column must be classified when it is ad
 
 ``subject`` says whose data it is: ``contact`` (a customer) or ``user`` (staff).
 ``path`` says how a row reaches its contact (or user), for the queries that collect
-or erase one person's data.
+or erase one person's data: ``table.column`` hops joined by `` -> ``, each column
+holding the primary key of the next hop's table, the last one the contact's id
+(``messages.conversation_id -> conversations.contact_id``).
+
+The customer record is every table that reaches a contact: the tables of the
+personal columns above plus ``RECORD_TABLES`` (which also says what erasure does with
+a table's rows). Export (``hub.crm_link.export``) and erasure
+(``hub.crm_link.erasure``) are driven by this module alone, so a new table is
+exported and erased once it is declared here; ``tests/crm_link/test_registry.py``
+fails when a table that references contacts (directly or through other tables) is
+not. See docs/privacy.md, "Adding a table".
 """
 
 from __future__ import annotations
@@ -85,9 +95,70 @@ PERSONAL: tuple[PersonalColumn, ...] = (
     PersonalColumn("users", "password_hash", "user", "argon2 hash of the user's password", "users.id"),
 )
 
+# What erasure does with a record table's rows once its personal columns are found:
+#   scrub:  blank the personal columns (NULL, or "" / {} when the column is NOT NULL) and
+#           keep the row, so counts, durations and SLA figures stay right;
+#   delete: remove the row (identities, so the address is free again; rows that are
+#           nothing but personal data);
+#   keep:   leave the row as it is (it holds no personal data: ids and states).
+EraseRule = Literal["scrub", "delete", "keep"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTable:
+    """A table whose rows belong to one contact's record."""
+
+    table: str
+    path: str
+    erase: EraseRule
+    what: str
+    export: bool = True
+
+
+# Tables of the record and their erase rule. A table with personal columns that is
+# not listed here is scrubbed, reached by its columns' path.
+RECORD_TABLES: tuple[RecordTable, ...] = (
+    RecordTable("contacts", "contacts.id", "scrub", "the contact (the row stays: marked erased)"),
+    RecordTable("contact_identities", "contact_identities.contact_id", "delete", "emails, phones, platform ids"),
+    RecordTable("conversations", "conversations.contact_id", "scrub", "conversations (kept for statistics)"),
+    RecordTable(
+        "messages", "messages.conversation_id -> conversations.contact_id", "scrub",
+        "messages (kept without content for statistics)",
+    ),
+    RecordTable(
+        "attachments", "attachments.message_id -> messages.conversation_id -> conversations.contact_id", "delete",
+        "attachments and, through BLOB_REFERENCES, their content",
+    ),
+    RecordTable(
+        "outbox", "outbox.message_id -> messages.conversation_id -> conversations.contact_id", "scrub",
+        "sending state of replies",
+    ),
+    RecordTable(
+        "thread_keys", "thread_keys.conversation_id -> conversations.contact_id", "keep",
+        "provider thread ids of the conversations",
+    ),
+    RecordTable(
+        "conversation_tags", "conversation_tags.conversation_id -> conversations.contact_id", "keep",
+        "tags on the conversations",
+    ),
+    RecordTable("timeline_entries", "timeline_entries.contact_id", "keep", "the interaction log (ids and states)"),
+    RecordTable("consents", "consents.contact_id", "scrub", "the consent ledger (kept without evidence)"),
+)
+
 # Attachment content sits in the blob store, addressed by these columns; a blob is
 # personal data and is deleted when no attachment refers to it any more.
 BLOB_REFERENCES: tuple[str, ...] = ("attachments.blob_sha256",)
+
+# Columns that may repeat a contact's data without a path to the contact (an API
+# answer stored for Idempotency-Key echoes a reply's text). Erasure deletes the rows
+# whose column contains any of the contact's personal strings.
+SWEPT: dict[str, str] = {
+    "idempotency_keys.response": "a stored API answer may echo a message to the contact",
+}
+
+# Redis keys that hold a contact's data, as glob patterns with ``{contact_id}``;
+# erasure deletes every key matching them (SCAN, then DEL).
+REDIS_KEYS: tuple[str, ...] = ()
 
 NOT_PERSONAL: dict[str, str] = {
     "channels.name": "configured channel name",
@@ -139,3 +210,13 @@ def personal_columns(subject: Subject | None = None) -> tuple[PersonalColumn, ..
 def personal_keys() -> frozenset[str]:
     """``table.column`` of every personal column."""
     return frozenset(c.key for c in PERSONAL)
+
+
+def record_tables() -> dict[str, RecordTable]:
+    """Every table of the customer record by name: ``RECORD_TABLES`` plus the tables of
+    contact-subject personal columns not listed there (scrubbed along their path)."""
+    tables = {t.table: t for t in RECORD_TABLES}
+    for column in personal_columns("contact"):
+        if column.table not in tables:
+            tables[column.table] = RecordTable(column.table, column.path, "scrub", column.what)
+    return tables

@@ -54,3 +54,18 @@ def test_platform_ids_are_namespaced() -> None:
         identities.platform("api", "has space")
     with pytest.raises(ValidationFailed):
         identities.platform("9bad", "x")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+49 30 1234567", "whatsapp:+49301234567", "WhatsApp:+49 30 1234567", "tel:+49-30-1234567",
+     "sip:+49301234567@pbx.example.de", "sips:+49301234567@pbx.example.de;user=phone", "sms:+49301234567"],
+)
+def test_channel_spellings_of_a_number_are_one_phone_identity(raw: str) -> None:
+    assert identities.phone(raw) == identities.phone("+49301234567")
+
+
+@pytest.mark.parametrize("raw", ["whatsapp:", "sip:alice@pbx.example.de", "tel:"])
+def test_a_scheme_without_a_number_is_refused(raw: str) -> None:
+    with pytest.raises(ValidationFailed):
+        identities.phone(raw)
