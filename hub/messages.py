@@ -81,6 +81,18 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Template:
+    """A message template the provider approved beforehand (WhatsApp), by name and language.
+
+    ``parameters`` fill the template's body placeholders in order ({{1}}, {{2}}, ...).
+    """
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """A reply the outbox asks an adapter to send."""
 
@@ -94,6 +106,8 @@ class OutboundMessage:
     thread_key: str | None = None
     in_reply_to: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    template: Template | None = None  # send this approved template instead of free text
+    tag: str | None = None  # a message tag that lets the reply out after the reply window
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -19,6 +19,7 @@ from hub.api import (
     pages,
     privacy,
     queues,
+    webhooks,
     workers,
     ws,
 )
@@ -26,6 +27,7 @@ from hub.api.keys import ADAPTERS, HTTP, INBOX, SERVICES
 from hub.api.problems import problem_middleware
 from hub.bootstrap import build_services, sync_config
 from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.channels.registry import ADAPTERS as ADAPTER_TYPES
 from hub.channels.registry import build_adapter
 from hub.config import Settings
 from hub.inbox.service import Inbox
@@ -60,6 +62,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(privacy.routes)
     app.router.add_routes(queues.routes)
     app.router.add_routes(openapi.routes)
+    webhooks.add_webhook_routes(app, ADAPTER_TYPES)
     ws.setup(app)
     return app
 

@@ -19,6 +19,7 @@ from hub.api.conversation_views import (
     ConversationSummary,
     MessageView,
     UserRef,
+    attachment_views,
     conversation_summaries,
     summary_query,
 )
@@ -37,12 +38,14 @@ from hub.api.query import (
 )
 from hub.api.spec import Param, operation
 from hub.auth.principal import Role
+from hub.channels.api import ApiAttachment, decode_attachment
 from hub.db.models import Channel, Conversation, Message, OutboxItem
 from hub.errors import NotFound
 from hub.inbox import actions, idempotency
 from hub.inbox.actions import MAX_BODY_LENGTH
 from hub.inbox.idempotency import StoredResponse
 from hub.inbox.outbox import retry_dead
+from hub.messages import Template
 from hub.services import Services, Unit
 
 routes = web.RouteTableDef()
@@ -51,11 +54,26 @@ OUTBOX_CURSOR = "outbox"
 OUTBOX_STATES = ("dead", "pending")
 
 
-class ReplyBody(msgspec.Struct, forbid_unknown_fields=True):
-    """A reply through the conversation's channel, or (``private``) an internal note never sent."""
+class TemplateBody(msgspec.Struct, forbid_unknown_fields=True):
+    """An approved template by name and language; ``parameters`` fill its placeholders in order."""
 
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BODY_LENGTH)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_.-]+$")]
+    language: Annotated[str, msgspec.Meta(min_length=2, max_length=20, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")]
+    parameters: Annotated[list[Annotated[str, msgspec.Meta(max_length=1024)]], msgspec.Meta(max_length=50)] = []
+
+
+class ReplyBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A reply through the conversation's channel, or (``private``) an internal note never sent.
+
+    Give ``body``, ``attachments`` or (where the channel sends them) a ``template``;
+    ``tag`` names a message tag that lets a reply out after the channel's reply window.
+    """
+
+    body: Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH)] = ""
     private: bool = False
+    attachments: Annotated[list[ApiAttachment], msgspec.Meta(max_length=10)] = []
+    template: TemplateBody | None = None
+    tag: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Z0-9_]+$")] | None = None
 
 
 class AssigneeBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -123,11 +141,21 @@ async def post_message(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     adapters = request.app[ADAPTERS]
 
+    limit = services.settings.max_attachment_bytes
+    attachments = [decode_attachment(item, limit) for item in payload.attachments]
+    template = (
+        Template(payload.template.name, payload.template.language, tuple(payload.template.parameters))
+        if payload.template is not None
+        else None
+    )
+
     async def perform(unit: Unit) -> StoredResponse:
         message = await actions.reply(
             services, principal, conversation_id, payload.body,
             private=payload.private, adapters=adapters, unit=unit,
+            attachments=attachments, template=template, tag=payload.tag,
         )
+        stored = await attachment_views(unit.session, [message.id])
         view = MessageView(
             id=message.id,
             direction="out",
@@ -140,7 +168,7 @@ async def post_message(request: web.Request) -> web.Response:
             error=message.error,
             created_at=message.created_at,
             sent_at=message.sent_at,
-            attachments=[],
+            attachments=stored.get(message.id, []),
         )
         return StoredResponse(201, msgspec.json.encode(view))
 

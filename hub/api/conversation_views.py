@@ -182,17 +182,7 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
             .order_by(Message.created_at, Message.id)
         )
     ).all()
-    attachments: dict[int, list[AttachmentView]] = defaultdict(list)
-    if rows:
-        found = await session.scalars(
-            select(MessageAttachment)
-            .where(MessageAttachment.message_id.in_([m.id for m, _ in rows]))
-            .order_by(MessageAttachment.id)
-        )
-        for att in found:
-            attachments[att.message_id].append(
-                AttachmentView(att.id, att.filename, att.content_type, att.size, f"/api/v1/attachments/{att.id}")
-            )
+    attachments = await attachment_views(session, [m.id for m, _ in rows])
     return [
         MessageView(
             id=m.id,
@@ -210,6 +200,23 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
         )
         for m, author_name in rows
     ]
+
+
+async def attachment_views(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, list[AttachmentView]]:
+    """Attachment metadata per message, in the order they were stored."""
+    out: dict[int, list[AttachmentView]] = defaultdict(list)
+    if not message_ids:
+        return out
+    found = await session.scalars(
+        select(MessageAttachment)
+        .where(MessageAttachment.message_id.in_(list(message_ids)))
+        .order_by(MessageAttachment.id)
+    )
+    for att in found:
+        out[att.message_id].append(
+            AttachmentView(att.id, att.filename, att.content_type, att.size, f"/api/v1/attachments/{att.id}")
+        )
+    return out
 
 
 async def tags_of(session: AsyncSession, conversation_ids: Sequence[int]) -> dict[int, list[str]]:

@@ -27,6 +27,7 @@ from hub.channels.base import (
     SendResult,
     TransientChannelError,
 )
+from hub.channels.transport import RETRYABLE_STATUS, retry_after, transport_error
 from hub.crm_link import identities
 from hub.errors import BadRequest, ConfigError, Unauthorized, ValidationFailed
 from hub.messages import (
@@ -39,13 +40,12 @@ from hub.messages import (
     StatusEvent,
     ThreadHint,
 )
-from hub.net import BlockedDestination, DestinationPolicy, blocked_reason
+from hub.net import BlockedDestination, DestinationPolicy
 from hub.validation import ensure_storable
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 TIMESTAMP_HEADER = "X-Hub-Timestamp"
 RESPONSE_READ_LIMIT = 4096
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class ApiSender(msgspec.Struct, forbid_unknown_fields=True):
@@ -78,6 +78,17 @@ _decoder = msgspec.json.Decoder(ApiInboundBody)
 # Parsing a phone number costs ~50 us in phonenumbers (emails and ids cost ~2 us):
 # senders who write again skip it. Invalid input raises and is never cached.
 _phone = functools.lru_cache(maxsize=8192)(identities.phone)
+
+
+def decode_attachment(item: ApiAttachment, limit: int) -> Attachment:
+    """The attachment's bytes from base64; 422 when it is not base64 or larger than ``limit``."""
+    try:
+        content = base64.b64decode(item.content_base64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed(f"attachment {item.filename!r}: content_base64 is not base64") from exc
+    if len(content) > limit:
+        raise ValidationFailed(f"attachment {item.filename!r} is larger than {limit} bytes")
+    return Attachment(filename=item.filename, content_type=item.content_type.lower(), content=content)
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -161,14 +172,7 @@ class ApiChannel(ChannelAdapter):
         )
 
     def _attachment(self, item: ApiAttachment) -> Attachment:
-        try:
-            content = base64.b64decode(item.content_base64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValidationFailed(f"attachment {item.filename!r}: content_base64 is not base64") from exc
-        limit = self.context.settings.max_attachment_bytes
-        if len(content) > limit:
-            raise ValidationFailed(f"attachment {item.filename!r} is larger than {limit} bytes")
-        return Attachment(filename=item.filename, content_type=item.content_type.lower(), content=content)
+        return decode_attachment(item, self.context.settings.max_attachment_bytes)
 
     async def send(self, message: OutboundMessage) -> SendResult:
         if self._callback_url is None or self._callback_secret is None:
@@ -181,6 +185,14 @@ class ApiChannel(ChannelAdapter):
             "text": message.text,
             "html": message.html,
             "subject": message.subject,
+            "attachments": [
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "content_base64": base64.b64encode(a.content).decode(),
+                }
+                for a in message.attachments
+            ],
         }
         body = msgspec.json.encode(payload)
         timestamp = int(time.time())
@@ -198,13 +210,8 @@ class ApiChannel(ChannelAdapter):
                 # Enough for an {"id": ...} answer or an error excerpt; never a whole page.
                 text = (await response.content.read(RESPONSE_READ_LIMIT)).decode(errors="replace")
                 return _result(response, text)
-        except TimeoutError as exc:
-            raise TransientChannelError("callback timed out") from exc
-        except aiohttp.ClientError as exc:
-            reason = blocked_reason(exc)
-            if reason is not None:
-                raise PermanentChannelError(f"callback refused by the outbound address policy: {reason}") from exc
-            raise TransientChannelError(f"callback unreachable: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(exc, "callback") from exc
 
 
 def _result(response: aiohttp.ClientResponse, text: str) -> SendResult:
@@ -220,17 +227,8 @@ def _result(response: aiohttp.ClientResponse, text: str) -> SendResult:
         return SendResult(provider_message_id=provider_id)
     detail = f"callback answered HTTP {response.status}: {text[:300]}"
     if response.status in RETRYABLE_STATUS:
-        raise TransientChannelError(detail, retry_after=_retry_after(response.headers.get("Retry-After")))
+        raise TransientChannelError(detail, retry_after=retry_after(response.headers.get("Retry-After")))
     raise PermanentChannelError(detail)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _recipient_json(identity: Identity) -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -20,16 +20,53 @@ from hub.config import ChannelConfig, Settings
 from hub.errors import HubError
 from hub.messages import InboundMessage, OutboundMessage, StatusEvent
 
+LengthUnit = Literal["characters", "utf16"]
+Overflow = Literal["refuse", "split"]
+
+
+@dataclass(frozen=True)
+class MessageTag:
+    """A label that lets a message out after the reply window closed (Messenger's tags).
+
+    ``window`` is how long after the customer's last message the tag may be used
+    (``None``: any time); the provider still decides whether the page may use it.
+    """
+
+    name: str
+    window: timedelta | None = None
+
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a channel can carry; shared code enforces these, not each adapter."""
+    """What a channel can carry; shared code (``hub.inbox.outbound_rules``) enforces these.
+
+    Text longer than ``max_text_length`` (counted in ``length_unit``) is refused, or with
+    ``overflow="split"`` sent as up to ``max_parts`` consecutive messages. Outgoing
+    attachments must match ``attachment_types`` (``"image/*"`` patterns; empty: any)
+    and be at most ``max_attachment_bytes`` each; they travel with the text in one
+    ``send()``, or with ``separate_attachments`` one per provider message after it. With a ``reply_window`` (WhatsApp, Messenger: 24 hours
+    after the customer's last message) a free-form reply after the window is refused:
+    only a ``templates`` message or one of ``message_tags`` may go out then.
+    ``edits``, ``reactions`` and ``read_receipts`` say what the hub takes from the
+    channel: customers' edits, their reactions, and read reports on replies.
+    """
 
     max_text_length: int | None = None
+    length_unit: LengthUnit = "characters"
+    overflow: Overflow = "refuse"
+    max_parts: int = 1
     html: bool = False
     attachments: bool = False
+    attachment_types: tuple[str, ...] = ()
     max_attachment_bytes: int | None = None
+    max_attachments: int | None = None
+    separate_attachments: bool = False
     reply_window: timedelta | None = None  # e.g. WhatsApp's 24 hours
+    templates: bool = False
+    message_tags: tuple[MessageTag, ...] = ()
+    edits: bool = False
+    reactions: bool = False
+    read_receipts: bool = False
     realtime: bool = False  # offered to agents (chat, voice) rather than assigned directly
 
 
@@ -64,6 +101,46 @@ class InboundRequest:
 
 
 @dataclass(frozen=True)
+class WebhookRoute:
+    """An HTTP route the provider calls (``hub.api.webhooks`` serves it for the adapter type).
+
+    Without ``by_name`` every channel of the type is a candidate for each request (one
+    URL per provider app; the adapters tell their requests apart); with it the path's
+    ``{name}`` names the channel.
+    """
+
+    path: str
+    methods: tuple[str, ...] = ("POST",)
+    by_name: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """A body the provider expects in the answer (a verification challenge)."""
+
+    body: bytes
+    content_type: str = "text/plain"
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What an adapter took from one verified webhook request.
+
+    ``items`` are ingested or applied in order; ``ignored`` names the events it
+    acknowledged without using (they are logged); ``foreign`` holds routing ids in the
+    request that this channel does not serve (another channel of the type may);
+    ``on_accepted`` runs once every item is committed (e.g. to remember an event id).
+    """
+
+    items: Sequence[InboundMessage | StatusEvent] = ()
+    reply: WebhookReply | None = None
+    ignored: Sequence[str] = ()
+    foreign: frozenset[str] = frozenset()
+    on_accepted: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
 class SendResult:
     provider_message_id: str | None
 
@@ -87,7 +164,10 @@ class ChannelAdapter:
     """Base of every adapter. Subclasses set ``type`` and ``capabilities``."""
 
     type: ClassVar[str]
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    webhook_routes: ClassVar[tuple[WebhookRoute, ...]] = ()
+    # A class default; an adapter whose capabilities follow its configuration (Meta's
+    # platforms) sets its own in ``__init__``.
+    capabilities: Capabilities = Capabilities()
 
     def __init__(self, config: ChannelConfig, context: AdapterContext) -> None:
         self.config = config
@@ -96,6 +176,11 @@ class ChannelAdapter:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @classmethod
+    def capability_variants(cls) -> Mapping[str, Capabilities]:
+        """What the type can declare, by variant name (for the documented matrix)."""
+        return {cls.type: cls.capabilities}
 
     @property
     def can_send(self) -> bool:
@@ -115,6 +200,10 @@ class ChannelAdapter:
     def parse_inbound(self, request: InboundRequest) -> Sequence[InboundMessage | StatusEvent]:
         """Turn a verified request into normalized messages; raise BadRequest when malformed."""
         raise PermanentChannelError(f"channel type {self.type!r} takes no inbound HTTP requests")
+
+    async def receive(self, request: InboundRequest) -> WebhookResult:
+        """A verified webhook request, parsed; adapters that must fetch (media, profiles) override."""
+        return WebhookResult(items=self.parse_inbound(request))
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Deliver ``message``; raise a typed channel error on failure."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from hub.channels.api import ApiChannel
 from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.channels.slack import SlackChannel
 from hub.config import ChannelConfig
 from hub.errors import ConfigError
 
 ADAPTERS: dict[str, type[ChannelAdapter]] = {
     ApiChannel.type: ApiChannel,
+    SlackChannel.type: SlackChannel,
 }
 
 

@@ -78,6 +78,10 @@ PERSONAL: tuple[PersonalColumn, ...] = (
         "messages.conversation_id -> conversations.contact_id",
     ),
     PersonalColumn(
+        "messages", "send_options", "contact", "template name and parameters (which may name the customer)",
+        "messages.conversation_id -> conversations.contact_id",
+    ),
+    PersonalColumn(
         "attachments", "filename", "contact", "attachment file name",
         "attachments.message_id -> messages.conversation_id -> conversations.contact_id",
     ),

@@ -12,11 +12,12 @@ row of the request commits in the same transaction as the message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import events as ev
@@ -24,9 +25,22 @@ from hub.auth.policy import ensure_conversation_visible
 from hub.auth.principal import Principal, Role
 from hub.channels.base import ChannelAdapter
 from hub.crm_link.consent import consent_channel_of, ensure_outbound_allowed
-from hub.db.models import Conversation, Message, OutboxItem, TimelineEntry, User, utcnow
+from hub.db.models import (
+    Blob,
+    Conversation,
+    Message,
+    MessageAttachment,
+    OutboxItem,
+    TimelineEntry,
+    User,
+    utcnow,
+)
+from hub.db.upsert import insert_ignore
 from hub.errors import Conflict, Forbidden, ValidationFailed
 from hub.events import Event
+from hub.inbox import outbound_rules
+from hub.inbox.ingest import attachment_row
+from hub.messages import Attachment, Template
 from hub.services import Endpoint, Services, Unit
 from hub.validation import ensure_storable
 
@@ -98,17 +112,46 @@ async def reply(
     adapters: Mapping[str, ChannelAdapter],
     unit: Unit | None = None,
     now: datetime | None = None,
+    attachments: Sequence[Attachment] = (),
+    template: Template | None = None,
+    tag: str | None = None,
 ) -> Message:
     """Store a reply (queued for sending through the outbox) or a private note; return it.
 
-    Raises Conflict when the conversation's channel cannot send, ``OutboundRefused``
-    (a 409 with a ``code``) when the contact withdrew consent or is restricted, and
-    ValidationFailed when the body is empty or longer than the channel carries.
+    Raises Conflict when the conversation's channel cannot send or its reply window
+    has closed, ``OutboundRefused`` (a 409 with a ``code``) when the contact withdrew
+    consent or is restricted, and ValidationFailed when the reply is empty or the
+    channel cannot carry it (see ``hub.inbox.outbound_rules``). A ``template``
+    replaces free text on channels that send approved templates; ``tag`` lets a reply
+    out after the window.
     """
+    draft = _Draft(body, tuple(attachments), template, tag)
     if unit is None:
         async with services.transaction() as own:
-            return await _reply(own, services, principal, conversation_id, body, private, adapters, now)
-    return await _reply(unit, services, principal, conversation_id, body, private, adapters, now)
+            return await _reply(own, services, principal, conversation_id, draft, private, adapters, now)
+    return await _reply(unit, services, principal, conversation_id, draft, private, adapters, now)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    body: str
+    attachments: tuple[Attachment, ...]
+    template: Template | None
+    tag: str | None
+
+    def send_options(self) -> dict[str, Any] | None:
+        if self.template is not None:
+            t = self.template
+            return {"template": {"name": t.name, "language": t.language, "parameters": list(t.parameters)}}
+        if self.tag is not None:
+            return {"tag": self.tag}
+        return None
+
+    def text(self) -> str:
+        if self.body.strip() or self.template is None:
+            return self.body
+        t = self.template
+        return f"[template {t.name} ({t.language})]" + (": " + " · ".join(t.parameters) if t.parameters else "")
 
 
 async def _reply(
@@ -116,7 +159,7 @@ async def _reply(
     services: Services,
     principal: Principal,
     conversation_id: int,
-    body: str,
+    draft: _Draft,
     private: bool,
     adapters: Mapping[str, ChannelAdapter],
     now: datetime | None,
@@ -124,13 +167,17 @@ async def _reply(
     session = unit.session
     now = now or utcnow()
     conversation = await load_conversation(session, principal, conversation_id)
-    if not body.strip():
+    body = draft.body
+    if not body.strip() and not draft.attachments and draft.template is None:
         raise ValidationFailed("the message body is empty")
-    ensure_storable(body=body)
+    ensure_storable(body=body, **{f"attachments[{i}].filename": a.filename for i, a in enumerate(draft.attachments)})
     if len(body) > MAX_BODY_LENGTH:
         raise ValidationFailed(f"the message body is longer than {MAX_BODY_LENGTH} characters")
     endpoint = endpoint_by_id(services, conversation.channel_id)
-    if not private:
+    if private:
+        if draft.template is not None or draft.tag is not None:
+            raise ValidationFailed("a private note is never sent: it takes no template or message tag")
+    else:
         adapter = adapters.get(endpoint.name) if endpoint is not None else None
         if adapter is None:
             raise Conflict("this conversation's channel is no longer configured; replies cannot be sent")
@@ -139,9 +186,16 @@ async def _reply(
                 f"channel {adapter.name!r} cannot send replies (no outbound destination configured); "
                 "write a private note instead"
             )
-        limit = adapter.capabilities.max_text_length
-        if limit is not None and len(body) > limit:
-            raise ValidationFailed(f"channel {adapter.name!r} carries at most {limit} characters per message")
+        capabilities = adapter.capabilities
+        last_inbound = (
+            await outbound_rules.last_inbound_at(session, conversation)
+            if capabilities.reply_window is not None
+            else None
+        )
+        outbound_rules.check_reply(
+            capabilities, adapter.name, text=body, attachments=draft.attachments,
+            template=draft.template, tag=draft.tag, last_inbound_at=last_inbound, now=now,
+        )
         # Consent withdrawn or processing restricted: a 409 the UI shows, before anything is stored.
         await ensure_outbound_allowed(session, conversation.contact_id, consent_channel_of(adapter))
 
@@ -151,12 +205,14 @@ async def _reply(
         direction="out",
         private=private,
         author_user_id=principal.user_id,
-        text=body,
+        text=draft.text(),
         status=NOTE_STATUS if private else "queued",
         created_at=now,
+        send_options=draft.send_options(),
     )
     session.add(message)
     await session.flush()
+    await _store_attachments(services, session, message.id, draft.attachments, now)
     if not private:
         session.add(
             OutboxItem(
@@ -191,6 +247,21 @@ async def _reply(
         )
     )
     return message
+
+
+async def _store_attachments(
+    services: Services, session: AsyncSession, message_id: int, attachments: Sequence[Attachment], now: datetime
+) -> None:
+    if not attachments:
+        return
+    rows: list[dict[str, Any]] = []
+    blobs: dict[str, int] = {}
+    for item in attachments:
+        digest = await services.blobs.put(item.content)
+        blobs[digest] = len(item.content)
+        rows.append(attachment_row(message_id, digest, item))
+    await insert_ignore(session, Blob, [{"sha256": d, "size": n, "created_at": now} for d, n in blobs.items()])
+    await session.execute(insert(MessageAttachment), rows)
 
 
 async def assign(

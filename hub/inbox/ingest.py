@@ -30,7 +30,7 @@ from hub.db.upsert import insert_ignore
 from hub.events import Event
 from hub.inbox.html import sanitize_html
 from hub.inbox.ingest_sql import STAMPED, IngestStatements, statements
-from hub.messages import InboundMessage
+from hub.messages import Attachment, InboundMessage
 from hub.services import Endpoint
 
 
@@ -309,6 +309,18 @@ async def _thread(
         )
 
 
+def attachment_row(message_id: int, digest: str, attachment: Attachment) -> dict[str, Any]:
+    """The ``attachments`` row of ``attachment``, stored in the blob store under ``digest``."""
+    return {
+        "message_id": message_id,
+        "blob_sha256": digest,
+        "filename": attachment.filename[:255],
+        "content_type": attachment.content_type[:255],
+        "content_id": attachment.content_id,
+        "size": len(attachment.content),
+    }
+
+
 async def _store(
     session: AsyncSession,
     sql: IngestStatements,
@@ -347,16 +359,7 @@ async def _store(
         for att in it.message.attachments:
             digest = await blobs.put(att.content)
             blob_rows[digest] = len(att.content)
-            attachment_rows.append(
-                {
-                    "message_id": message_id,
-                    "blob_sha256": digest,
-                    "filename": att.filename[:255],
-                    "content_type": att.content_type[:255],
-                    "content_id": att.content_id,
-                    "size": len(att.content),
-                }
-            )
+            attachment_rows.append(attachment_row(message_id, digest, att))
     if blob_rows:
         await insert_ignore(session, Blob, [{"sha256": d, "size": s, "created_at": now} for d, s in blob_rows.items()])
         await session.execute(sql.insert_attachments, attachment_rows)

@@ -4,8 +4,10 @@ A reply commits its message and an outbox row together (``hub.inbox.actions``).
 The dispatcher claims due rows in a short transaction — ``FOR UPDATE SKIP LOCKED``
 on PostgreSQL so that several hub processes share the work, and on both backends a
 lease (``locked_until``) that a guarded UPDATE takes, so a row is never claimed
-twice while its send is in flight. Then it builds the ``OutboundMessage``, calls
-``adapter.send()`` outside any transaction and records the outcome:
+twice while its send is in flight. Then it loads the ``OutboundMessage``
+(``hub.inbox.outbound_load``) and calls ``adapter.send()`` outside any transaction
+for each of its deliveries (text parts, then attachments: ``outbound_rules``),
+recording each, so that a retry resumes after the last one sent; then the outcome:
 
 - success: message ``sent`` with the provider's id, outbox row ``done``;
 - ``TransientChannelError``: retried with exponential backoff and jitter, never
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import events as ev
 from hub.auth.audit import record_audit
@@ -40,11 +43,12 @@ from hub.channels.base import (
     SendResult,
     TransientChannelError,
 )
-from hub.crm_link.consent import consent_channel_of, ensure_outbound_allowed
-from hub.db.models import ContactIdentity, Conversation, Message, OutboxItem, ThreadKey, utcnow
+from hub.db.models import Conversation, Message, OutboxItem, utcnow
 from hub.errors import Conflict, Forbidden, HubError, NotFound
-from hub.inbox.actions import conversation_event, endpoint_by_id
-from hub.messages import Identity, IdentityKind, OutboundMessage
+from hub.inbox import outbound_rules
+from hub.inbox.actions import conversation_event
+from hub.inbox.outbound_load import load_outbound
+from hub.messages import OutboundMessage
 from hub.services import Services, Unit
 
 log = logging.getLogger(__name__)
@@ -87,6 +91,7 @@ class Claimed:
     id: int
     message_id: int
     channel_id: int
+    parts_sent: int = 0  # provider messages of this reply that an earlier try already sent
 
 
 class Dispatcher:
@@ -176,7 +181,7 @@ class Dispatcher:
                 update(OutboxItem)
                 .where(OutboxItem.id.in_(ids), OutboxItem.state == "pending", lease_free)
                 .values(locked_until=now + self.lease)
-                .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel_id)
+                .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel_id, OutboxItem.parts_sent)
                 .execution_options(synchronize_session=False)
             )
             return [Claimed(*row) for row in rows]
@@ -187,11 +192,13 @@ class Dispatcher:
                 await self._release(item)
                 return
             try:
-                prepared = await self._prepare(item)
+                prepared = await load_outbound(
+                    self.services, self.adapters, item.id, item.message_id, item.channel_id, self.clock()
+                )
                 if prepared is None:
                     return
                 adapter, outbound = prepared
-                result = await adapter.send(outbound)
+                result = await self._send_parts(item, adapter, outbound_rules.deliveries(adapter.capabilities, outbound))
             except TransientChannelError as exc:
                 await self._record_failure(item, exc.detail, permanent=False, retry_after=exc.retry_after)
             except PermanentChannelError as exc:
@@ -204,62 +211,31 @@ class Dispatcher:
             else:
                 await self._record_sent(item, result)
 
-    async def _prepare(self, item: Claimed) -> tuple[ChannelAdapter, OutboundMessage] | None:
-        async with self.services.sessions() as session:
-            row = (
-                await session.execute(
-                    select(Message, Conversation)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .where(Message.id == item.message_id)
-                )
-            ).one_or_none()
-            if row is None:
-                return None  # erased meanwhile; the cascade removed the outbox row too
-            message, conversation = row
-            if message.private or message.direction != "out":
-                log.error("outbox %d holds message %d, which is not a sendable reply", item.id, message.id)
-                raise PermanentChannelError("private notes and inbound messages are never sent")
-            endpoint = endpoint_by_id(self.services, item.channel_id)
-            adapter = self.adapters.get(endpoint.name) if endpoint is not None else None
-            if endpoint is None or adapter is None:
-                raise PermanentChannelError("the channel is not configured in this hub")
-            # Checked again at send time: consent withdrawn after the reply was queued stops it here.
-            await ensure_outbound_allowed(session, conversation.contact_id, consent_channel_of(adapter))
-            identity = (
-                await session.get(ContactIdentity, conversation.identity_id)
-                if conversation.identity_id is not None
-                else None
+    async def _send_parts(
+        self, item: Claimed, adapter: ChannelAdapter, parts: list[OutboundMessage]
+    ) -> SendResult:
+        """Send the parts not yet sent, recording each, so that a retry resumes after the last one.
+
+        The message keeps the first part's provider id (its delivery reports move the status).
+        """
+        first: SendResult | None = None
+        for index in range(item.parts_sent, len(parts)):
+            result = await adapter.send(parts[index])
+            if index == 0:
+                first = result
+            if index < len(parts) - 1:
+                await self._record_part(item, index + 1, result if index == 0 else None)
+        # With several parts the first one's id is stored already (by _record_part).
+        return first if first is not None and len(parts) == 1 else SendResult(provider_message_id=None)
+
+    async def _record_part(self, item: Claimed, sent: int, first: SendResult | None) -> None:
+        async with self.services.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxItem).where(OutboxItem.id == item.id).values(parts_sent=sent)
+                .execution_options(synchronize_session=False)
             )
-            if identity is None:
-                raise PermanentChannelError("the conversation has no recipient address")
-            thread_key = await session.scalar(
-                select(ThreadKey.key)
-                .where(ThreadKey.conversation_id == conversation.id)
-                .order_by(ThreadKey.id)
-                .limit(1)
-            )
-            latest_inbound = await session.scalar(
-                select(Message.provider_message_id)
-                .where(
-                    Message.conversation_id == conversation.id,
-                    Message.direction == "in",
-                    Message.provider_message_id.is_not(None),
-                )
-                .order_by(Message.id.desc())
-                .limit(1)
-            )
-        outbound = OutboundMessage(
-            channel=endpoint.name,
-            message_id=message.id,
-            conversation_id=conversation.id,
-            recipient=Identity(IdentityKind(identity.kind), identity.address),
-            text=message.text,
-            html=message.html,
-            subject=conversation.subject,
-            thread_key=thread_key,
-            in_reply_to=(latest_inbound,) if latest_inbound else (),
-        )
-        return adapter, outbound
+            if first is not None and first.provider_message_id is not None:
+                await self._store_provider_id(session, item.message_id, first.provider_message_id)
 
     async def _release(self, item: Claimed) -> None:
         async with self.services.sessions() as session, session.begin():
@@ -281,21 +257,8 @@ class Dispatcher:
             outbox.locked_until = None
             outbox.last_error = None
             outbox.updated_at = now
-            provider_id = result.provider_message_id
-            if provider_id is not None:
-                provider_id = provider_id[:500]
-                taken = await session.scalar(
-                    select(Message.id).where(
-                        Message.channel_id == message.channel_id,
-                        Message.provider_message_id == provider_id,
-                        Message.id != message.id,
-                    )
-                )
-                if taken is not None:
-                    log.warning("message %d: provider id already names message %d; not stored", message.id, taken)
-                    provider_id = None
-            if provider_id is not None and message.provider_message_id is None:
-                message.provider_message_id = provider_id
+            if result.provider_message_id is not None:
+                await self._store_provider_id(session, message.id, result.provider_message_id)
             message.sent_at = now
             previous = message.status
             if previous in ("queued", "sending"):
@@ -303,6 +266,25 @@ class Dispatcher:
                 message.error = None
                 await self._status_event(unit, message, previous, now)
         log.info("outbox %d: message %d sent", item.id, item.message_id)
+
+    @staticmethod
+    async def _store_provider_id(session: AsyncSession, message_id: int, provider_id: str) -> None:
+        """Name the message by the provider's id, unless it has one or another message holds it."""
+        message = await session.get(Message, message_id)
+        if message is None or message.provider_message_id is not None:
+            return
+        provider_id = provider_id[:500]
+        taken = await session.scalar(
+            select(Message.id).where(
+                Message.channel_id == message.channel_id,
+                Message.provider_message_id == provider_id,
+                Message.id != message.id,
+            )
+        )
+        if taken is not None:
+            log.warning("message %d: provider id already names message %d; not stored", message.id, taken)
+            return
+        message.provider_message_id = provider_id
 
     async def _record_failure(
         self, item: Claimed, error: str, *, permanent: bool, retry_after: float | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -85,6 +86,8 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # How a reply must go out besides its text: {"template": {...}} or {"tag": "..."}.
+    send_options: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 Index("ix_messages_conversation_id", Message.conversation_id, Message.id)

@@ -70,6 +70,8 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Provider messages of this reply already sent (text parts, attachments): a retry resumes after them.
+    parts_sent: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 Index("ix_outbox_due", OutboxItem.state, OutboxItem.next_attempt_at)
