@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from hub.api.keys import ADAPTERS, SERVICES
 from hub.channels.base import Capabilities
 from hub.db.models import Message, MessageAttachment
-from tests.api.test_conversation_actions import Api, api  # noqa: F401  (the fixture)
+from tests.api.conftest import Api
 
 WINDOWED = Capabilities(
     max_text_length=1000, attachments=True, attachment_types=("image/*",), max_attachment_bytes=100,

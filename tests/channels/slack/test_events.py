@@ -10,7 +10,14 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from hub.api.keys import SERVICES
-from hub.db.models import Contact, ContactIdentity, Conversation, Message, MessageAttachment, ThreadKey
+from hub.db.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    Message,
+    MessageAttachment,
+    ThreadKey,
+)
 from tests.channels.fixtures import raw
 from tests.channels.provider_stub import ProviderStub
 from tests.channels.slack.conftest import OTHER_SECRET, PNG, TEAM, deliver, event, sign

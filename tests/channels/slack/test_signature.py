@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from multidict import CIMultiDict, CIMultiDictProxy
-
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from hub.channels.base import AdapterContext, InboundRequest
 from hub.channels.slack import SlackChannel
