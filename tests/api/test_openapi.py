@@ -15,6 +15,10 @@ from aiohttp.test_utils import TestClient
 from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate
 from schemathesis.config import PositiveDataAcceptanceConfig
+from schemathesis.config._checks import (
+    NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES,
+    NegativeDataRejectionConfig,
+)
 
 from hub.api import spec
 from hub.api.app import create_app
@@ -137,6 +141,10 @@ def fuzz(document: dict[str, Any], base_url: str, auth: Callable[[str], dict[str
     # ("until only with snoozed", a real email address); 400 for schema-valid input still fails.
     schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
         expected_statuses=["2xx", "401", "403", "404", "409", "422", "429"]
+    )
+    # Invalid data may also be too large to read at all: 413 (max_body_bytes) rejects it too.
+    schema.config.checks.negative_data_rejection = NegativeDataRejectionConfig(
+        expected_statuses=[*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
     )
     failures: list[str] = []
     for result in schema.get_all_operations():
