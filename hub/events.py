@@ -146,3 +146,9 @@ async def write_events(session: AsyncSession, events: Sequence[Event]) -> list[E
         )
         for event_id, e in zip(ids, events, strict=True)
     ]
+
+# Web chat (docs/channels/webchat.md): ephemeral signals between visitor and agents, and ratings.
+CONVERSATION_TYPING = "conversation.typing"
+CONVERSATION_READ = "conversation.read"
+CONVERSATION_RATED = "conversation.rated"
+EVENT_TYPES = EVENT_TYPES | {CONVERSATION_TYPING, CONVERSATION_READ, CONVERSATION_RATED}

@@ -20,6 +20,8 @@ from hub.api import (
     privacy,
     queues,
     webhooks,
+    webchat_agent,
+    widget,
     workers,
     ws,
 )
@@ -63,7 +65,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(queues.routes)
     app.router.add_routes(openapi.routes)
     webhooks.add_webhook_routes(app, ADAPTER_TYPES)
+    app.router.add_routes(webchat_agent.routes)
     ws.setup(app)
+    widget.setup(app)
     return app
 
 

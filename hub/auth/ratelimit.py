@@ -86,9 +86,10 @@ _TAKE_BACK = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR
 class RedisCounters:
     """Counters shared by every hub process through Redis."""
 
-    def __init__(self, url: str, *, prefix: str = "hub:login:") -> None:
+    def __init__(self, url: str, *, prefix: str = "hub:login:", what: str = "login rate limit") -> None:
         self._redis = aioredis.Redis.from_url(url)
         self._prefix = prefix
+        self._unavailable = f"the {what} store (Redis) is unavailable"
 
     async def hit(self, keys: Sequence[str], window: int) -> list[tuple[int, int]]:
         """Add one to each key (the first hit starts its window); return (count, seconds left)."""
@@ -101,7 +102,7 @@ class RedisCounters:
                     pipe.ttl(full)
                 replies = await pipe.execute()
         except RedisError as exc:
-            raise ServiceUnavailable("the login rate limit store (Redis) is unavailable") from exc
+            raise ServiceUnavailable(self._unavailable) from exc
         return [(int(replies[i + 1]), max(1, int(replies[i + 2]))) for i in range(0, len(replies), 3)]
 
     async def forget(self, key: str) -> None:
@@ -109,14 +110,14 @@ class RedisCounters:
         try:
             await self._redis.delete(self._prefix + key)
         except RedisError as exc:
-            raise ServiceUnavailable("the login rate limit store (Redis) is unavailable") from exc
+            raise ServiceUnavailable(self._unavailable) from exc
 
     async def take_back(self, key: str) -> None:
         """Subtract one from the key if it still exists (never creates a key without expiry)."""
         try:
             await self._redis.eval(_TAKE_BACK, 1, self._prefix + key)
         except RedisError as exc:
-            raise ServiceUnavailable("the login rate limit store (Redis) is unavailable") from exc
+            raise ServiceUnavailable(self._unavailable) from exc
 
     async def aclose(self) -> None:
         """Close the connection pool."""

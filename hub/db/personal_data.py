@@ -93,6 +93,28 @@ PERSONAL: tuple[PersonalColumn, ...] = (
         "idempotency_keys", "response", "user", "stored API answer, which may echo a message body",
         "idempotency_keys.user_id",
     ),
+    # Web chat visitors (the widget's sessions) and satisfaction ratings.
+    PersonalColumn(
+        "webchat_visitors", "key", "contact",
+        "random visitor id inside the visitor's token; names the browser's chat session",
+        "webchat_visitors.contact_id",
+    ),
+    PersonalColumn(
+        "webchat_visitors", "user_id", "contact", "the website's user id (HMAC-verified)",
+        "webchat_visitors.contact_id",
+    ),
+    PersonalColumn(
+        "webchat_visitors", "email", "contact", "email address for the offline follow-up",
+        "webchat_visitors.contact_id",
+    ),
+    PersonalColumn("webchat_visitors", "name", "contact", "name from the pre-chat form", "webchat_visitors.contact_id"),
+    PersonalColumn(
+        "webchat_visitors", "prechat", "contact", "answers to the pre-chat form", "webchat_visitors.contact_id"
+    ),
+    PersonalColumn(
+        "conversation_ratings", "comment", "contact", "the customer's comment on the rating",
+        "conversation_ratings.conversation_id -> conversations.contact_id",
+    ),
     # Staff accounts.
     PersonalColumn("users", "email", "user", "the user's login email", "users.id"),
     PersonalColumn("users", "name", "user", "the user's name", "users.id"),
@@ -198,6 +220,7 @@ NOT_PERSONAL: dict[str, str] = {
     "web_sessions.id_hash": "SHA-256 of a random session id",
     "web_sessions.csrf_token": "random value",
     "queues.name": "queue name",
+    "webchat_visitors.locale": "widget language (de or en)",
     "user_skills.skill": "skill name",
     "audit_log.action": "what was done",
     "audit_log.object_type": "kind of object",

@@ -23,6 +23,7 @@ from hub.db.models.staff import (
     UserSkill,
     WebSession,
 )
+from hub.db.models.webchat import ConversationRating, WebchatVisitor
 
 __all__ = [
     "ApiToken",
@@ -35,6 +36,7 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "ConversationRating",
     "ConversationTag",
     "EventRecord",
     "IdempotencyKey",
@@ -50,5 +52,6 @@ __all__ = [
     "User",
     "UserSkill",
     "WebSession",
+    "WebchatVisitor",
     "utcnow",
 ]
