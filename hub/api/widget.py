@@ -8,6 +8,8 @@ script, which a ``<script>`` tag loads without an ``Origin``. The visitor websoc
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -36,14 +38,22 @@ from hub.errors import (
     ValidationFailed,
 )
 from hub.messages import Attachment
+from hub.services import Services
 from hub.validation import ensure_storable
 from hub.webchat import visitors
 from hub.webchat.limits import build_widget_limits
 from hub.webchat.live import LiveVisitors
 from hub.webchat.visitors import Visitor, VisitorDirectory
 
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL_SECONDS = 3600.0
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "web" / "widget"
-STATIC_FILES = {"widget.js": "application/javascript", "widget.css": "text/css"}
+STATIC_FILES = {
+    "widget.js": "application/javascript",
+    "widget.css": "text/css",
+    "demo.html": "text/html; charset=utf-8",
+}
 CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
@@ -74,9 +84,24 @@ async def _webchat(app: web.Application) -> AsyncIterator[None]:
         adapter.context.state[VISITORS_STATE] = VisitorDirectory(services)
         adapter.context.state[ADAPTERS_STATE] = app[ADAPTERS]
     await live.start()
+    purger = asyncio.create_task(_purge_unused(services), name="webchat-purge")
     yield
+    purger.cancel()
+    await asyncio.gather(purger, return_exceptions=True)
     await live.aclose()
     await limits.aclose()
+
+
+async def _purge_unused(services: Services) -> None:
+    """Delete sessions that never wrote, hourly (they hold no contact to erase them with)."""
+    while True:
+        try:
+            removed = await visitors.purge_unused(services)
+            if removed:
+                log.info("deleted %d unused web chat sessions", removed)
+        except Exception:
+            log.exception("purging unused web chat sessions failed; trying again in an hour")
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
 
 def _cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
@@ -109,9 +134,9 @@ async def _origin_middleware(request: web.Request, handler: Handler) -> web.Stre
     return _cors(response, origin)
 
 
-@routes.get("/{file:widget\\.(js|css)}")
+@routes.get("/{file:widget\\.js|widget\\.css|demo\\.html}")
 async def static_file(request: web.Request) -> web.StreamResponse:
-    """The widget's script and stylesheet; any site may load them."""
+    """The widget's script and stylesheet (any site may load them) and a demo page."""
     name = request.match_info["file"]
     return web.FileResponse(
         WIDGET_DIR / name,

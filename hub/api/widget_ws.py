@@ -39,9 +39,16 @@ _encoder = msgspec.json.Encoder()
 
 
 async def visitor_conversations(services: Services, adapter: WebchatChannel, visitor: Visitor) -> list[int]:
-    """The conversations the visitor may read: their contact's on this channel."""
-    contact_id = await visitors.contact_of(services, adapter.visitor_identities(visitor.key, None, None)[-1])
-    return await visitors.conversations_of(services, visitor.channel_id, contact_id)
+    """The conversations the visitor may read: their contact's on this channel.
+
+    A verified user is found by their user id (so a new device sees the history of the
+    others), an anonymous visitor by their browser's key. A merely typed-in email never counts.
+    """
+    for identity in adapter.visitor_identities(visitor.key, visitor.user_id, None):
+        contact_id = await visitors.contact_of(services, identity)
+        if contact_id is not None:
+            return await visitors.conversations_of(services, visitor.channel_id, contact_id)
+    return []
 
 
 def detached_connection(

@@ -98,11 +98,13 @@ class WebchatChannel(ChannelAdapter):
         secret = self.options.identity_secret
         if secret is None:
             raise Forbidden("this chat does not verify identities; send no identity")
-        email = identities.email(claim.email).address if claim.email else None
-        return verify_identity(
-            secret, claim.user_id, email, claim.timestamp, claim.signature,
+        # The signature covers the email exactly as the site sent it; it is normalized after.
+        verified = verify_identity(
+            secret, claim.user_id, claim.email, claim.timestamp, claim.signature,
             now=int(time.time()) if now is None else now,
         )
+        email = identities.email(claim.email).address if claim.email else None
+        return VerifiedIdentity(verified.user_id, email)
 
     def check_origin(self, header: str | None) -> None:
         """403 unless the request comes from a page on one of the allowed origins."""

@@ -27,8 +27,9 @@ async def start_session(client: Client, channel: str = "site-chat", **body: Any)
 class Visitor:
     """One widget's socket: send frames, wait for the ones you expect."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, ready: dict[str, Any]) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, ready: dict[str, Any], token: str = "") -> None:
         self.ws = ws
+        self.token = token
         self.ready = ready
         self.seen: list[dict[str, Any]] = []
 
@@ -36,7 +37,7 @@ class Visitor:
     async def connect(cls, client: Client, token: str, channel: str = "site-chat") -> Visitor:
         ws = await client.ws_connect(f"/widget/{channel}/ws", headers=ORIGIN)
         await ws.send_json({"type": "hello", "token": token})
-        visitor = cls(ws, {})
+        visitor = cls(ws, {}, token)
         visitor.ready = await visitor.expect(lambda f: f["type"] == "ready")
         return visitor
 
