@@ -169,6 +169,14 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
     ),
     RecordTable("timeline_entries", "timeline_entries.contact_id", "keep", "the interaction log (ids and states)"),
     RecordTable("consents", "consents.contact_id", "scrub", "the consent ledger (kept without evidence)"),
+    RecordTable(
+        "webchat_visitors", "webchat_visitors.contact_id", "delete",
+        "web chat sessions (their visitor tokens stop working)",
+    ),
+    RecordTable(
+        "conversation_ratings", "conversation_ratings.conversation_id -> conversations.contact_id", "scrub",
+        "satisfaction ratings (the score stays for statistics, the comment goes)",
+    ),
 )
 
 # Attachment content sits in the blob store, addressed by these columns; a blob is
