@@ -24,6 +24,7 @@ from hub.channels.base import (
 )
 from hub.channels.webchat.options import (
     DEFAULT_ATTACHMENT_BYTES,
+    DEFAULT_ATTACHMENT_TYPES,
     LANGUAGES,
     MAX_TEXT_LENGTH,
     WebchatOptions,
@@ -61,17 +62,26 @@ def language(locale: str | None) -> str:
 
 class WebchatChannel(ChannelAdapter):
     type = "webchat"
+    # Agents' files reach the widget like the visitor's (same types, same limit).
     capabilities = Capabilities(
         max_text_length=MAX_TEXT_LENGTH,
         html=False,
         attachments=True,
+        attachment_types=DEFAULT_ATTACHMENT_TYPES,
         max_attachment_bytes=DEFAULT_ATTACHMENT_BYTES,
+        max_attachments=5,
+        read_receipts=True,
         realtime=True,
     )
 
     def __init__(self, config: ChannelConfig, context: AdapterContext) -> None:
         super().__init__(config, context)
         self.options: WebchatOptions = parse_options(config, context.settings)
+        self.capabilities = dataclasses.replace(
+            type(self).capabilities,
+            attachment_types=tuple(sorted(self.options.attachment_types)),
+            max_attachment_bytes=self.options.max_attachment_bytes,
+        )
         if not context.settings.secret_key:
             raise ConfigError(f"channel {config.name!r}: the hub needs a secret key to sign visitor tokens")
         self._secret = context.settings.secret_key

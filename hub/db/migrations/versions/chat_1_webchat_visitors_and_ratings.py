@@ -1,7 +1,7 @@
 """web chat visitors and conversation ratings
 
 Revision ID: chat_1
-Revises: crm_1
+Revises: social_1
 Create Date: 2026-12-01 18:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hub.db.models.base
 
 revision = "chat_1"
-down_revision = "crm_1"
+down_revision = "social_1"
 branch_labels = None
 depends_on = None
 
