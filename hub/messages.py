@@ -78,6 +78,9 @@ class InboundMessage:
     thread: ThreadHint = field(default_factory=ThreadHint)
     attachments: tuple[Attachment, ...] = ()
     received_at: datetime | None = None
+    # The provider id of an earlier message this one replaces (the customer edited it):
+    # stored as a message of its own, linked to the original.
+    edit_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

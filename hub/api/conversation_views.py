@@ -80,6 +80,7 @@ class MessageView(msgspec.Struct):
     created_at: datetime
     sent_at: datetime | None
     attachments: list[AttachmentView]
+    edit_of: int | None = None  # the message of this conversation that this one (a customer's edit) replaces
 
 
 class ConversationSummary(msgspec.Struct):
@@ -183,6 +184,7 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
         )
     ).all()
     attachments = await attachment_views(session, [m.id for m, _ in rows])
+    by_provider_id = {m.provider_message_id: m.id for m, _ in rows if m.provider_message_id is not None}
     return [
         MessageView(
             id=m.id,
@@ -197,6 +199,7 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
             created_at=m.created_at,
             sent_at=m.sent_at,
             attachments=attachments.get(m.id, []),
+            edit_of=by_provider_id.get(m.edit_of) if m.edit_of is not None else None,
         )
         for m, author_name in rows
     ]

@@ -193,6 +193,11 @@ class ChannelAdapter:
     async def aclose(self) -> None:
         """Close connections; called on shutdown."""
 
+    async def register_webhook(self) -> str | None:
+        """Tell the provider where to send webhooks (Telegram's setWebhook); the URL, or None
+        when the provider is set up in its own console instead."""
+        return None
+
     def verify(self, request: InboundRequest) -> None:
         """Check the request's authenticity over its raw bytes; raise Unauthorized/Forbidden."""
         raise PermanentChannelError(f"channel type {self.type!r} takes no inbound HTTP requests")

@@ -6,6 +6,7 @@ from hub.channels.api import ApiChannel
 from hub.channels.base import AdapterContext, ChannelAdapter
 from hub.channels.slack import SlackChannel
 from hub.channels.webchat import WebchatChannel
+from hub.channels.telegram import TelegramChannel
 from hub.config import ChannelConfig
 from hub.errors import ConfigError
 
@@ -13,6 +14,7 @@ ADAPTERS: dict[str, type[ChannelAdapter]] = {
     ApiChannel.type: ApiChannel,
     SlackChannel.type: SlackChannel,
     WebchatChannel.type: WebchatChannel,
+    TelegramChannel.type: TelegramChannel,
 }
 
 

@@ -201,6 +201,7 @@ NOT_PERSONAL: dict[str, str] = {
     "thread_keys.key": "provider thread id (Message-ID, thread_ts), no content",
     "messages.direction": "in or out",
     "messages.provider_message_id": "provider's opaque message id",
+    "messages.edit_of": "provider id of the message an edit replaces",
     "messages.status": "delivery state",
     "blobs.sha256": "content hash; the content is reached through BLOB_REFERENCES",
     "attachments.blob_sha256": "content hash; see BLOB_REFERENCES",

@@ -340,6 +340,7 @@ async def _store(
             "html": sanitize_html(it.message.html) if it.message.html else None,
             "subject": it.message.subject[:500] if it.message.subject else None,
             "provider_message_id": it.message.provider_message_id,
+            "edit_of": it.message.edit_of,
             "status": "received",
             "created_at_stamp": (
                 stamp["messages"]["created_at_stamp"]

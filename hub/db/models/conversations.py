@@ -88,6 +88,8 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     # How a reply must go out besides its text: {"template": {...}} or {"tag": "..."}.
     send_options: Mapped[dict[str, Any] | None] = mapped_column()
+    # An inbound edit: the provider id of the message (same channel) the customer edited.
+    edit_of: Mapped[str | None] = mapped_column(String(500))
 
 
 Index("ix_messages_conversation_id", Message.conversation_id, Message.id)

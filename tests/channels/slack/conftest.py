@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from hub.api.app import create_app
 from hub.config import ChannelConfig
 from tests.channels.fixtures import load
+from tests.channels.hub_app import running_hub
 from tests.channels.provider_stub import ProviderStub, Recorded, running
-from tests.conftest import make_settings
 
 SECRET = "slack-signing-secret-acme"
 OTHER_SECRET = "slack-signing-secret-other"
@@ -89,14 +88,7 @@ def slack_channels(api_url: str) -> tuple[ChannelConfig, ...]:
 async def slack_client(
     database_url: str, tmp_path: Path, slack: ProviderStub
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    """The hub app; its outbox polls rarely, so tests that need a clock run their own dispatcher."""
-    base = make_settings(database_url, tmp_path / "data")
-    settings = make_settings(
-        database_url, tmp_path / "data",
-        channels=(*base.channels, *slack_channels(slack.url)),
-        outbox_poll_seconds=3600.0,
-    )
-    async with TestClient(TestServer(create_app(settings))) as client:
+    async with running_hub(database_url, tmp_path / "data", *slack_channels(slack.url)) as client:
         yield client
 
 

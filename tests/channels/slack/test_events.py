@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hub.api.keys import SERVICES
 from hub.db.models import (
@@ -18,19 +18,10 @@ from hub.db.models import (
     MessageAttachment,
     ThreadKey,
 )
+from tests.channels.db import count, rows
 from tests.channels.fixtures import raw
 from tests.channels.provider_stub import ProviderStub
 from tests.channels.slack.conftest import OTHER_SECRET, PNG, TEAM, deliver, event, sign
-
-
-async def count(client: TestClient[Any, Any], model: type, *where: Any) -> int:
-    async with client.app[SERVICES].sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-async def rows(client: TestClient[Any, Any], stmt: Any) -> list[Any]:
-    async with client.app[SERVICES].sessions() as session:
-        return list((await session.execute(stmt)).all())
 
 
 async def test_the_url_verification_challenge_is_answered(slack_client: TestClient[Any, Any]) -> None:
