@@ -5,8 +5,8 @@ from __future__ import annotations
 from hub.channels.api import ApiChannel
 from hub.channels.base import AdapterContext, ChannelAdapter
 from hub.channels.slack import SlackChannel
-from hub.channels.webchat import WebchatChannel
 from hub.channels.telegram import TelegramChannel
+from hub.channels.webchat import WebchatChannel
 from hub.config import ChannelConfig
 from hub.errors import ConfigError
 
