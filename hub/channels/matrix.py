@@ -57,8 +57,9 @@ def row(name: str, caps: Capabilities) -> str:
         outside.extend(
             f"tag {t.name}" + (f" (≤ {_hours(t.window)})" if t.window is not None else "") for t in caps.message_tags
         )
+    kind, _, variant = name.partition(" ")
     cells = [
-        f"`{name}`", length, longer, attachments, window, ", ".join(outside) or "—",
+        f"`{kind}` {variant}".strip(), length, longer, attachments, window, ", ".join(outside) or "—",
         _yes(caps.edits), _yes(caps.reactions), _yes(caps.read_receipts), _yes(caps.realtime),
     ]
     return "| " + " | ".join(cells) + " |"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.channels.api import ApiChannel
 from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.channels.meta import MetaChannel
 from hub.channels.slack import SlackChannel
 from hub.channels.telegram import TelegramChannel
 from hub.channels.webchat import WebchatChannel
@@ -15,6 +16,7 @@ ADAPTERS: dict[str, type[ChannelAdapter]] = {
     SlackChannel.type: SlackChannel,
     WebchatChannel.type: WebchatChannel,
     TelegramChannel.type: TelegramChannel,
+    MetaChannel.type: MetaChannel,
 }
 
 

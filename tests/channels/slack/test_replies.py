@@ -10,10 +10,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from hub.api.keys import ADAPTERS, SERVICES
-from hub.auth.principal import Principal, Role
-from hub.db.models import Conversation, Message, OutboxItem
+from hub.db.models import Conversation
 from hub.inbox import actions
-from hub.inbox.outbox import Dispatcher
+from tests.channels.db import dispatcher, reply_state, supervisor
 from tests.channels.fixtures import load, raw
 from tests.channels.provider_stub import Canned, ProviderStub
 from tests.channels.slack.conftest import BOT_TOKEN, deliver
@@ -27,23 +26,6 @@ async def conversation_of(client: TestClient[Any, Any], fixture: str) -> int:
     assert (await deliver(client, raw("slack", fixture))).status == 200
     async with client.app[SERVICES].sessions() as session:
         return int(await session.scalar(select(Conversation.id).order_by(Conversation.id.desc()).limit(1)) or 0)
-
-
-async def supervisor(client: TestClient[Any, Any]) -> Principal:
-    user = await create_user(client.app[SERVICES], role="supervisor")
-    return Principal(user.id, user.email, "Supervisor", Role.SUPERVISOR, frozenset(), via="token")
-
-
-def dispatcher(client: TestClient[Any, Any], clock: FakeClock) -> Dispatcher:
-    return Dispatcher(client.app[SERVICES], client.app[ADAPTERS], clock=clock, rand=lambda: 0.0)
-
-
-async def stored(client: TestClient[Any, Any], message_id: int) -> tuple[Message, OutboxItem]:
-    async with client.app[SERVICES].sessions() as session:
-        message = await session.get(Message, message_id)
-        outbox = await session.scalar(select(OutboxItem).where(OutboxItem.message_id == message_id))
-        assert message is not None and outbox is not None
-        return message, outbox
 
 
 async def test_a_reply_in_a_direct_message_goes_out_with_chat_post_message(
@@ -61,7 +43,7 @@ async def test_a_reply_in_a_direct_message_goes_out_with_chat_post_message(
     assert call.json == {"channel": "D024BE91L", "text": "Yes, loud and clear."}  # a DM: no thread
     message_id = (await resp.json())["id"]
     for _ in range(200):  # the app's dispatcher records the outcome right after the call
-        message, _outbox = await stored(slack_client, message_id)
+        message, _outbox = await reply_state(slack_client, message_id)
         if message.status == "sent":
             break
         await asyncio.sleep(0.02)
@@ -77,7 +59,7 @@ async def test_a_reply_in_a_shared_channel_goes_into_the_thread(
     await actions.reply(slack_client.app[SERVICES], boss, conversation_id, "We are checking the mail server.",
                         private=False, adapters=slack_client.app[ADAPTERS])
     clock = FakeClock(datetime.now(UTC) + timedelta(seconds=1))
-    assert await dispatcher(slack_client, clock).run_once() == 1
+    assert await dispatcher(slack_client, clock)[0].run_once() == 1
     (call,) = slack.calls(POST)
     assert call.json == {
         "channel": "C0SHARED1", "text": "We are checking the mail server.", "thread_ts": "1700000000.000100",
@@ -90,9 +72,9 @@ async def test_a_429_waits_for_retry_after_then_sends(slack_client: TestClient[A
                                 "One moment please.", private=False, adapters=slack_client.app[ADAPTERS])
     slack.fail_next(POST, Canned(429, load("slack", "rate_limited.json"), {"Retry-After": "30"}))
     clock = FakeClock(datetime.now(UTC) + timedelta(seconds=1))
-    worker = dispatcher(slack_client, clock)
+    worker = dispatcher(slack_client, clock)[0]
     assert await worker.run_once() == 1
-    message, outbox = await stored(slack_client, reply.id)
+    message, outbox = await reply_state(slack_client, reply.id)
     assert (message.status, outbox.state, outbox.attempts) == ("queued", "pending", 1)
     assert outbox.next_attempt_at == clock.now + timedelta(seconds=30)
     assert outbox.last_error == "Slack answered HTTP 429: ratelimited"
@@ -100,7 +82,7 @@ async def test_a_429_waits_for_retry_after_then_sends(slack_client: TestClient[A
     assert await worker.run_once() == 0
     clock.advance(1)
     assert await worker.run_once() == 1
-    message, outbox = await stored(slack_client, reply.id)
+    message, outbox = await reply_state(slack_client, reply.id)
     assert (message.status, outbox.state) == ("sent", "done")
     assert len(slack.calls(POST)) == 2
 
@@ -113,17 +95,17 @@ async def test_a_long_reply_goes_in_parts_and_a_retry_resumes_after_the_sent_one
     reply = await actions.reply(slack_client.app[SERVICES], await supervisor(slack_client), conversation_id,
                                 f"{first}\n\n{second}", private=False, adapters=slack_client.app[ADAPTERS])
     clock = FakeClock(datetime.now(UTC) + timedelta(seconds=1))
-    worker = dispatcher(slack_client, clock)
+    worker = dispatcher(slack_client, clock)[0]
     slack.fail_next(POST, Canned(200, {"ok": True, "channel": "D024BE91L", "ts": "1700009999.000001"}),
                     Canned(500, {"ok": False, "error": "internal_error"}))
     await worker.run_once()
-    message, outbox = await stored(slack_client, reply.id)
+    message, outbox = await reply_state(slack_client, reply.id)
     assert (outbox.state, outbox.parts_sent, message.provider_message_id) == ("pending", 1, "D024BE91L:1700009999.000001")
     clock.advance(3600)
     await worker.run_once()
     texts = [call.json["text"] for call in slack.calls(POST)]
     assert texts == [first, second, second]  # the first part was not sent again
-    message, outbox = await stored(slack_client, reply.id)
+    message, outbox = await reply_state(slack_client, reply.id)
     assert (message.status, outbox.state, message.provider_message_id) == ("sent", "done", "D024BE91L:1700009999.000001")
 
 
@@ -132,7 +114,7 @@ async def test_a_refused_message_is_a_dead_letter_at_once(slack_client: TestClie
     reply = await actions.reply(slack_client.app[SERVICES], await supervisor(slack_client), conversation_id,
                                 "Hello?", private=False, adapters=slack_client.app[ADAPTERS])
     slack.fail_next(POST, Canned(200, {"ok": False, "error": "channel_not_found"}))
-    await dispatcher(slack_client, FakeClock(datetime.now(UTC) + timedelta(seconds=1))).run_once()
-    message, outbox = await stored(slack_client, reply.id)
+    await dispatcher(slack_client)[0].run_once()
+    message, outbox = await reply_state(slack_client, reply.id)
     assert (message.status, outbox.state) == ("failed", "dead")
     assert message.error == "Slack answered HTTP 200: channel_not_found"

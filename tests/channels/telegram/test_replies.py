@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +10,15 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from hub.api.keys import ADAPTERS, SERVICES
-from hub.auth.principal import Principal, Role
 from hub.cli.channels import register_webhooks
 from hub.db.models import Conversation, Message, OutboxItem
 from hub.inbox import actions
-from hub.inbox.outbox import Dispatcher
 from hub.messages import Attachment
+from tests.channels.db import dispatcher, supervisor
 from tests.channels.fixtures import load, raw
 from tests.channels.provider_stub import Canned, ProviderStub
 from tests.channels.telegram.conftest import SECRET, deliver, method, telegram_channel
 from tests.conftest import make_settings
-from tests.factories import create_user
-from tests.inbox.outbound_env import FakeClock
 
 
 async def reply(client: TestClient[Any, Any], text: str, *attachments: Attachment) -> Message:
@@ -29,16 +26,9 @@ async def reply(client: TestClient[Any, Any], text: str, *attachments: Attachmen
     services = client.app[SERVICES]
     async with services.sessions() as session:
         conversation_id = await session.scalar(select(Conversation.id))
-    user = await create_user(services, role="supervisor")
-    boss = Principal(user.id, user.email, "Boss", Role.SUPERVISOR, frozenset(), via="token")
     assert conversation_id is not None
-    return await actions.reply(services, boss, conversation_id, text, private=False,
+    return await actions.reply(services, await supervisor(client), conversation_id, text, private=False,
                                adapters=client.app[ADAPTERS], attachments=attachments)
-
-
-def dispatcher(client: TestClient[Any, Any]) -> tuple[Dispatcher, FakeClock]:
-    clock = FakeClock(datetime.now(UTC) + timedelta(seconds=1))
-    return Dispatcher(client.app[SERVICES], client.app[ADAPTERS], clock=clock, rand=lambda: 0.0), clock
 
 
 async def test_a_long_reply_goes_as_consecutive_messages_to_the_chat(
