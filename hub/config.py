@@ -81,6 +81,7 @@ class Settings:
     login_window_seconds: int = 900
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
+    quarantine_keep_days: int = 30
     queues: tuple[QueueConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     source: Path | None = None
@@ -130,6 +131,7 @@ def load_settings(
     database = _resolve_env_refs(raw.get("database", {}), env, "[database]")
     security = raw.get("security", {})
     outbox = raw.get("outbox", {})
+    quarantine = raw.get("quarantine", {})
     data_dir = Path(env.get("HUB_DATA_DIR") or server.get("data_dir") or DEFAULT_DATA_DIR)
     database_url = (
         env.get("HUB_DATABASE_URL")
@@ -179,6 +181,7 @@ def load_settings(
         login_window_seconds=int(security.get("login_window_seconds", 900)),
         outbox_max_attempts=_positive(outbox.get("max_attempts", 8), "[outbox] max_attempts"),
         outbox_poll_seconds=_positive(outbox.get("poll_seconds", 2.0), "[outbox] poll_seconds"),
+        quarantine_keep_days=int(_positive(quarantine.get("keep_days", 30), "[quarantine] keep_days")),
         queues=queues,
         channels=tuple(channels),
         source=config_path,

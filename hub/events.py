@@ -30,6 +30,7 @@ CONTACT_CONSENT_CHANGED = "contact.consent_changed"
 CONTACT_RESTRICTED = "contact.restricted"
 CONTACT_RESTRICTION_LIFTED = "contact.restriction_lifted"
 CONTACT_ERASED = "contact.erased"
+CHANNEL_QUARANTINED = "channel.quarantined"
 
 EVENT_TYPES = frozenset(
     {
@@ -46,6 +47,7 @@ EVENT_TYPES = frozenset(
         CONTACT_RESTRICTED,
         CONTACT_RESTRICTION_LIFTED,
         CONTACT_ERASED,
+        CHANNEL_QUARANTINED,
     }
 )
 

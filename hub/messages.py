@@ -63,6 +63,12 @@ class ThreadHint:
 
     key: str | None = None
     references: tuple[str, ...] = ()
+    # A conversation the adapter has verified this message belongs to (e.g. an email
+    # subject token carrying an HMAC); used when no reference matches.
+    conversation_id: int | None = None
+    # Whether a message without matching references may join the sender's open
+    # conversation on the channel (chat: yes; email: a new mail is a new conversation).
+    join_open: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,12 @@ class InboundMessage:
     # The provider id of an earlier message this one replaces (the customer edited it):
     # stored as a message of its own, linked to the original.
     edit_of: str | None = None
+    # Offset in ``text`` where quoted earlier messages and the signature begin; the UI
+    # collapses from there, the full text stays stored.
+    quote_start: int | None = None
+    # Set when a machine wrote it (``auto_reply``, ``bounce``, ``bulk``): it never gets an
+    # automatic answer and does not reopen or re-queue its conversation.
+    auto_submitted: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,9 @@ class OutboundMessage:
     attachments: tuple[Attachment, ...] = ()
     template: Template | None = None  # send this approved template instead of free text
     tag: str | None = None  # a message tag that lets the reply out after the reply window
+    # Every thread key of the conversation, oldest first (email References).
+    references: tuple[str, ...] = ()
+    recipient_name: str | None = None
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from hub.api import (
     auth,
+    channel_admin,
     channels,
     consents,
     contacts,
@@ -28,13 +29,12 @@ from hub.api import (
 from hub.api.keys import ADAPTERS, HTTP, INBOX, SERVICES
 from hub.api.problems import problem_middleware
 from hub.bootstrap import build_services, sync_config
-from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.channels.base import ChannelAdapter
 from hub.channels.registry import ADAPTERS as ADAPTER_TYPES
 from hub.channels.registry import build_adapter
 from hub.config import Settings
+from hub.inbox.adapter_context import adapter_context
 from hub.inbox.service import Inbox
-from hub.inbox.statuses import apply_status_event
-from hub.messages import InboundMessage, StatusEvent
 from hub.net import DestinationPolicy, create_http_session
 from hub.services import Services
 
@@ -52,9 +52,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(_adapters)
     app.cleanup_ctx.append(workers.outbox_dispatcher)
     app.cleanup_ctx.append(workers.snoozer)
+    app.cleanup_ctx.append(workers.quarantine_retention)
     app.cleanup_ctx.append(auth.login_limit)
     app.router.add_routes(health.routes)
     app.router.add_routes(channels.routes)
+    app.router.add_routes(channel_admin.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(auth.routes)
     app.router.add_routes(conversations.routes)
@@ -102,17 +104,7 @@ async def _inbox(app: web.Application) -> AsyncIterator[None]:
 
 async def _adapters(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
-    inbox = app[INBOX]
-
-    async def ingest(message: InboundMessage) -> object:
-        return await inbox.ingest(message)
-
-    async def report_status(event: StatusEvent) -> None:
-        await apply_status_event(services, event)
-
-    context = AdapterContext(
-        settings=services.settings, http=app[HTTP], ingest=ingest, report_status=report_status
-    )
+    context = adapter_context(services, app[HTTP], app[INBOX])
     adapters: dict[str, ChannelAdapter] = {}
     for config in services.settings.channels:
         adapter = build_adapter(config, context)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hub.api.keys import ADAPTERS, DISPATCHER, SERVICES
 from hub.inbox.outbox import Dispatcher
+from hub.inbox.quarantine import QuarantineRetention
 from hub.inbox.snoozer import Snoozer
 
 
@@ -34,6 +35,15 @@ async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
 async def snoozer(app: web.Application) -> AsyncIterator[None]:
     """Reopen snoozed conversations when their time has come."""
     worker = Snoozer(app[SERVICES])
+    await worker.start()
+    yield
+    await worker.aclose()
+
+
+async def quarantine_retention(app: web.Application) -> AsyncIterator[None]:
+    """Delete quarantined items nobody handled within ``[quarantine] keep_days``."""
+    services = app[SERVICES]
+    worker = QuarantineRetention(services, services.settings.quarantine_keep_days)
     await worker.start()
     yield
     await worker.aclose()

@@ -8,10 +8,12 @@ Long-lived connections (IMAP IDLE) live between ``start()`` and ``aclose()``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -145,6 +147,39 @@ class SendResult:
     provider_message_id: str | None
 
 
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """An inbound item that could not become a message, to be kept raw for admins."""
+
+    channel: str
+    reason: str  # a short stable code, e.g. ``no_sender``, ``too_large``
+    detail: str
+    raw: bytes | None  # None when the item was too large to keep
+    size: int
+    source: str | None = None  # where it came from, e.g. "INBOX uidvalidity 7 uid 42"
+    sender: str | None = None
+    subject: str | None = None
+
+
+class ChannelStorage(Protocol):
+    """What long-lived adapters keep in the hub's database without importing it."""
+
+    async def load_state(self, channel: str, key: str) -> dict[str, Any] | None:
+        """The JSON document stored under ``key`` for ``channel``, or None."""
+
+    async def save_state(self, channel: str, key: str, data: dict[str, Any]) -> None:
+        """Store ``data`` under ``key`` (replacing what was there)."""
+
+    async def quarantine(self, record: QuarantineRecord) -> int:
+        """Keep ``record``; returns its id. Keeping the same source twice keeps it once."""
+
+    async def known_message_ids(self, channel: str, provider_ids: Sequence[str]) -> set[str]:
+        """Which of ``provider_ids`` the channel already holds (inbound or sent)."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[asyncio.Event]:
+        """Hold a cluster-wide lock named ``name`` (waits for it); the event is set if it is lost."""
+
+
 @dataclass
 class AdapterContext:
     """What an adapter may use: settings, the shared HTTP client, and the inbox entry.
@@ -158,6 +193,7 @@ class AdapterContext:
     ingest: Callable[[InboundMessage], Awaitable[object]]
     report_status: Callable[[StatusEvent], Awaitable[None]]
     state: dict[str, object] = field(default_factory=dict)
+    storage: ChannelStorage | None = None
 
 
 class ChannelAdapter:
@@ -217,3 +253,7 @@ class ChannelAdapter:
     def status(self) -> dict[str, object]:
         """Live status for admins (connected, last error, ...)."""
         return {}
+
+    async def reparse(self, raw: bytes) -> Sequence[InboundMessage | StatusEvent]:
+        """Parse a quarantined item again (after an upgrade or a config fix)."""
+        raise PermanentChannelError(f"channel type {self.type!r} keeps no quarantine")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.channels.api import ApiChannel
 from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.channels.email import EmailChannel
 from hub.channels.meta import MetaChannel
 from hub.channels.slack import SlackChannel
 from hub.channels.telegram import TelegramChannel
@@ -13,6 +14,7 @@ from hub.errors import ConfigError
 
 ADAPTERS: dict[str, type[ChannelAdapter]] = {
     ApiChannel.type: ApiChannel,
+    EmailChannel.type: EmailChannel,
     SlackChannel.type: SlackChannel,
     WebchatChannel.type: WebchatChannel,
     TelegramChannel.type: TelegramChannel,

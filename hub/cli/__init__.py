@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from hub.cli import channels, demo, migrate, serve, users
+from hub.cli import channels, demo, email, migrate, serve, users
 from hub.errors import HubError
 
 # Each module adds its sub-parser and sets ``func`` on it.
@@ -16,6 +16,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     users.register,
     demo.register,
     channels.register,
+    email.register,
 )
 
 

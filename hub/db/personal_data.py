@@ -89,6 +89,12 @@ PERSONAL: tuple[PersonalColumn, ...] = (
         "outbox", "last_error", "contact", "provider's send error, which may quote the recipient's address",
         "outbox.message_id -> messages.conversation_id -> conversations.contact_id",
     ),
+    # Mail an adapter could not import, kept raw for admins (its contact when the sender is known).
+    PersonalColumn("quarantine", "sender", "contact", "sender address read from the raw item", "quarantine.contact_id"),
+    PersonalColumn("quarantine", "subject", "contact", "subject read from the raw item", "quarantine.contact_id"),
+    PersonalColumn(
+        "quarantine", "detail", "contact", "why importing failed, which may quote an address", "quarantine.contact_id"
+    ),
     PersonalColumn(
         "idempotency_keys", "response", "user", "stored API answer, which may echo a message body",
         "idempotency_keys.user_id",
@@ -174,6 +180,10 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
         "web chat sessions (their visitor tokens stop working)",
     ),
     RecordTable(
+        "quarantine", "quarantine.contact_id", "delete",
+        "raw mail that could not be imported and, through BLOB_REFERENCES, its content",
+    ),
+    RecordTable(
         "conversation_ratings", "conversation_ratings.conversation_id -> conversations.contact_id", "scrub",
         "satisfaction ratings (the score stays for statistics, the comment goes)",
     ),
@@ -181,13 +191,14 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
 
 # Attachment content sits in the blob store, addressed by these columns; a blob is
 # personal data and is deleted when no attachment refers to it any more.
-BLOB_REFERENCES: tuple[str, ...] = ("attachments.blob_sha256",)
+BLOB_REFERENCES: tuple[str, ...] = ("attachments.blob_sha256", "quarantine.blob_sha256")
 
 # Columns that may repeat a contact's data without a path to the contact (an API
 # answer stored for Idempotency-Key echoes a reply's text). Erasure deletes the rows
 # whose column contains any of the contact's personal strings.
 SWEPT: dict[str, str] = {
     "idempotency_keys.response": "a stored API answer may echo a message to the contact",
+    "quarantine.sender": "a quarantined mail from an address no contact held when it arrived",
 }
 
 # Redis keys that hold a contact's data, as glob patterns with ``{contact_id}``;
@@ -203,6 +214,13 @@ NOT_PERSONAL: dict[str, str] = {
     "messages.provider_message_id": "provider's opaque message id",
     "messages.edit_of": "provider id of the message an edit replaces",
     "messages.status": "delivery state",
+    "messages.auto_submitted": "kind of machine-written mail (auto_reply, bulk, bounce, report)",
+    "channel_state.key": "adapter state key (e.g. an IMAP folder name)",
+    "channel_state.data": "positions, counters and server error texts, never message content",
+    "quarantine.reason": "short failure code",
+    "quarantine.source": "where the item came from (folder, UIDVALIDITY, UID)",
+    "quarantine.state": "open, imported or discarded",
+    "quarantine.blob_sha256": "content hash; see BLOB_REFERENCES",
     "blobs.sha256": "content hash; the content is reached through BLOB_REFERENCES",
     "attachments.blob_sha256": "content hash; see BLOB_REFERENCES",
     "attachments.content_type": "MIME type",

@@ -230,7 +230,21 @@ async def _thread(
                 by_key[(key_channel, key)] = conversation_id
                 scope[conversation_id] = (queue_id, assignee_id)
 
-    pairs = {(it.contact_id, it.endpoint.channel_id) for it in items if it.new_contact is None}
+    # Conversations named by an adapter-verified token (email subject token), same channel only.
+    named_ids = {it.message.thread.conversation_id for it in items if it.message.thread.conversation_id}
+    named: dict[int, int] = {}  # conversation id -> channel id
+    if named_ids:
+        for conversation_id, channel_id, queue_id, assignee_id in await session.execute(
+            sql.find_conversations, {"ids": sorted(named_ids)}
+        ):
+            named[conversation_id] = channel_id
+            scope[conversation_id] = (queue_id, assignee_id)
+
+    pairs = {
+        (it.contact_id, it.endpoint.channel_id)
+        for it in items
+        if it.new_contact is None and it.message.thread.join_open
+    }
     open_by_pair: dict[tuple[int | None, int], int] = {}
     if pairs:
         open_rows = await session.execute(
@@ -252,7 +266,11 @@ async def _thread(
         pair = (it.contact_id, channel_id)
         existing = next((by_key[k] for k in keys if k in by_key), None)
         pending = next((pending_by_key[k] for k in keys if k in pending_by_key), None)
-        if existing is None and pending is None and not it.message.thread.references:
+        token = it.message.thread.conversation_id
+        if existing is None and pending is None and token is not None and named.get(token) == channel_id:
+            existing = token
+        join_open = it.message.thread.join_open and not it.message.thread.references
+        if existing is None and pending is None and join_open:
             existing = open_by_pair.get(pair)
             pending = pending_by_pair.get(pair)
         if existing is not None:
@@ -262,7 +280,8 @@ async def _thread(
             it.new_conversation = pending
         else:
             it.new_conversation = len(new_conversations)
-            pending_by_pair[pair] = it.new_conversation
+            if join_open:
+                pending_by_pair[pair] = it.new_conversation
             new_conversations.append(
                 {
                     "contact_id": it.contact_id,
@@ -342,6 +361,8 @@ async def _store(
             "provider_message_id": it.message.provider_message_id,
             "edit_of": it.message.edit_of,
             "status": "received",
+            "quote_start": it.message.quote_start,
+            "auto_submitted": it.message.auto_submitted,
             "created_at_stamp": (
                 stamp["messages"]["created_at_stamp"]
                 if it.message.received_at is None
@@ -365,10 +386,18 @@ async def _store(
         await insert_ignore(session, Blob, [{"sha256": d, "size": s, "created_at": now} for d, s in blob_rows.items()])
         await session.execute(sql.insert_attachments, attachment_rows)
 
-    # Conversations opened by this batch already look like this; the others wake up.
-    touched = sorted({it.conversation_id for it in items if it.new_conversation is None and it.conversation_id})
+    # Conversations opened by this batch already look like this; the others wake up,
+    # except for machine-written mail (an out-of-office reply reopens nothing).
+    earlier = [it for it in items if it.new_conversation is None and it.conversation_id is not None]
+    touched = sorted({it.conversation_id for it in earlier if it.message.auto_submitted is None and it.conversation_id})
     if touched:
         await session.execute(sql.touch_conversations, {"ids": touched, "at": now})
+    quiet = sorted(
+        {it.conversation_id for it in earlier if it.message.auto_submitted is not None and it.conversation_id}
+        - set(touched)
+    )
+    if quiet:
+        await session.execute(sql.note_activity, {"ids": quiet, "at": now})
     await session.execute(
         sql.insert_timeline,
         [

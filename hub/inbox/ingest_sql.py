@@ -85,10 +85,12 @@ class IngestStatements:
     name_contacts: Any  # rows of cid, new_name, at
     find_thread_keys: Any  # channels, keys -> channel_id, key, conversation id, queue_id, assignee_id
     find_open: Any  # contacts, channels -> contact_id, channel_id, id, queue_id, assignee_id
+    find_conversations: Any  # ids -> id, channel_id, queue_id, assignee_id
     insert_conversations: Any  # rows -> id in row order
     insert_thread_keys: Any
     insert_messages: Any  # rows -> channel_id, provider_message_id, id
     touch_conversations: Any  # ids, at
+    note_activity: Any  # ids, at: last_message_at only (machine-written mail)
     insert_timeline: Any
     insert_attachments: Any
 
@@ -152,6 +154,9 @@ def _build(dialect: Dialect) -> IngestStatements:
         .where(member(conversations.c.channel_id, "channels"))
         .where(conversations.c.status != "resolved")
         .order_by(conversations.c.last_message_at),
+        find_conversations=select(
+            conversations.c.id, conversations.c.channel_id, conversations.c.queue_id, conversations.c.assignee_id
+        ).where(member(conversations.c.id, "ids")),
         insert_conversations=insert(conversations)
         .values(**stamped(conversations))
         .returning(conversations.c.id, sort_by_parameter_order=True),
@@ -169,6 +174,9 @@ def _build(dialect: Dialect) -> IngestStatements:
             resolved_at=None,
             waiting_since=func.coalesce(conversations.c.waiting_since, bindparam("at")),
         ),
+        note_activity=update(conversations)
+        .where(member(conversations.c.id, "ids"))
+        .values(last_message_at=bindparam("at"), updated_at=bindparam("at")),
         insert_timeline=insert(timeline).values(data=empty_json, **stamped(timeline)),
         insert_attachments=insert(attachments),
     )

@@ -14,10 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.channels.base import ChannelAdapter, PermanentChannelError
 from hub.crm_link.consent import consent_channel_of, ensure_outbound_allowed
-from hub.db.models import ContactIdentity, Conversation, Message, MessageAttachment, ThreadKey
+from hub.db.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    Message,
+    MessageAttachment,
+    ThreadKey,
+)
 from hub.errors import Conflict
 from hub.inbox import outbound_rules
 from hub.inbox.actions import endpoint_by_id
@@ -25,6 +33,8 @@ from hub.messages import Attachment, Identity, IdentityKind, OutboundMessage, Te
 from hub.services import Services
 
 log = logging.getLogger(__name__)
+
+MAX_REFERENCES = 30  # thread keys handed to the adapter (email References)
 
 
 def template_of(options: Mapping[str, Any] | None) -> Template | None:
@@ -75,12 +85,9 @@ async def load_outbound(
         )
         if identity is None:
             raise PermanentChannelError("the conversation has no recipient address")
-        thread_key = await session.scalar(
-            select(ThreadKey.key)
-            .where(ThreadKey.conversation_id == conversation.id)
-            .order_by(ThreadKey.id)
-            .limit(1)
-        )
+        keys = await _thread_keys(session, conversation.id)
+        thread_key = keys[0] if keys else None
+        recipient_name = await session.scalar(select(Contact.name).where(Contact.id == conversation.contact_id))
         latest_inbound = await session.scalar(
             select(Message.provider_message_id)
             .where(
@@ -126,5 +133,16 @@ async def load_outbound(
         attachments=attachments,
         template=template,
         tag=tag,
+        references=tuple(keys),
+        recipient_name=recipient_name,
     )
     return adapter, outbound
+
+
+async def _thread_keys(session: AsyncSession, conversation_id: int) -> list[str]:
+    """The conversation's first thread key and its newest ones, oldest first (RFC 5322 3.6.4)."""
+    of_conversation = select(ThreadKey.key, ThreadKey.id).where(ThreadKey.conversation_id == conversation_id)
+    first = (await session.execute(of_conversation.order_by(ThreadKey.id).limit(1))).all()
+    newest = (await session.execute(of_conversation.order_by(ThreadKey.id.desc()).limit(MAX_REFERENCES - 1))).all()
+    rows = {row_id: key for key, row_id in [*first, *newest]}
+    return [rows[row_id] for row_id in sorted(rows)]

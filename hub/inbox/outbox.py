@@ -43,7 +43,8 @@ from hub.channels.base import (
     SendResult,
     TransientChannelError,
 )
-from hub.db.models import Conversation, Message, OutboxItem, utcnow
+from hub.db.models import Conversation, Message, OutboxItem, ThreadKey, utcnow
+from hub.db.upsert import insert_ignore
 from hub.errors import Conflict, Forbidden, HubError, NotFound
 from hub.inbox import outbound_rules
 from hub.inbox.actions import conversation_event
@@ -285,6 +286,13 @@ class Dispatcher:
             log.warning("message %d: provider id already names message %d; not stored", message.id, taken)
             return
         message.provider_message_id = provider_id
+        # Answers quote the provider's id of what we sent (email In-Reply-To): as a thread
+        # key it leads them back into this conversation.
+        await insert_ignore(
+            session,
+            ThreadKey,
+            [{"channel_id": message.channel_id, "key": provider_id, "conversation_id": message.conversation_id}],
+        )
 
     async def _record_failure(
         self, item: Claimed, error: str, *, permanent: bool, retry_after: float | None = None

@@ -11,6 +11,7 @@ from hub.db.models.conversations import (
     Tag,
     ThreadKey,
 )
+from hub.db.models.intake import ChannelState, QuarantinedItem
 from hub.db.models.people import Company, Contact, ContactIdentity
 from hub.db.models.privacy import ConsentRecord
 from hub.db.models.records import EventRecord, IdempotencyKey, OutboxItem, TimelineEntry
@@ -31,6 +32,7 @@ __all__ = [
     "Base",
     "Blob",
     "Channel",
+    "ChannelState",
     "Company",
     "ConsentRecord",
     "Contact",
@@ -43,6 +45,7 @@ __all__ = [
     "Message",
     "MessageAttachment",
     "OutboxItem",
+    "QuarantinedItem",
     "Queue",
     "QueueMember",
     "Tag",

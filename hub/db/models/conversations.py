@@ -84,6 +84,10 @@ class Message(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16))  # received | queued | sending | sent | delivered | read | failed
     error: Mapped[str | None] = mapped_column(String(1000))
+    # Where quoted earlier mail and the signature begin in ``text`` (collapsed for display).
+    quote_start: Mapped[int | None] = mapped_column()
+    # auto_reply | bulk | bounce | report when a machine wrote it; None for people.
+    auto_submitted: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     # How a reply must go out besides its text: {"template": {...}} or {"tag": "..."}.
