@@ -9,6 +9,7 @@ TLS only from the first byte. Every command has the channel's timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -124,33 +125,36 @@ class ImapSession:
     async def open(cls, settings: ImapSettings) -> ImapSession:
         """Connect, secure the connection as configured, and log in."""
         context = settings.tls_context() if settings.security == "tls" else None
+        client = (
+            aioimaplib.IMAP4_SSL(settings.host, settings.port, timeout=settings.timeout, ssl_context=context)
+            if context is not None
+            else aioimaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
+        )
+        session = cls(client, settings)
         try:
-            client = (
-                aioimaplib.IMAP4_SSL(settings.host, settings.port, timeout=settings.timeout, ssl_context=context)
-                if context is not None
-                else aioimaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
-            )
+            await session._greet_and_login()
+        except BaseException:  # also a cancellation: never leave the socket behind
+            await session.close()
+            raise
+        return session
+
+    async def _greet_and_login(self) -> None:
+        client, settings = self._client, self._settings
+        try:
             await client.wait_hello_from_server()
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             raise ImapError(f"cannot connect to {settings.host}:{settings.port}: {_describe(exc)}") from exc
-        session = cls(client, settings)
         try:
             if settings.security == "starttls":
-                await session._starttls()
+                await self._starttls()
             response = await client.login(settings.username, settings.password)
-        except ImapError:
-            await session.close()
-            raise
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
-            await session.close()
             raise ImapError(f"login failed: {_describe(exc)}") from exc
         if response.result != "OK":
-            await session.close()
             raise ImapCommandFailed(f"login refused: {_text(response.lines)}")
-        session.capabilities = frozenset(c.upper() for c in client.protocol.capabilities)
-        if not session.capabilities or "IMAP4REV1" not in session.capabilities:
-            await session._refresh_capabilities()
-        return session
+        self.capabilities = frozenset(c.upper() for c in client.protocol.capabilities)
+        if not self.capabilities or "IMAP4REV1" not in self.capabilities:
+            await self._refresh_capabilities()
 
     async def _starttls(self) -> None:
         protocol = self._client.protocol
@@ -298,15 +302,21 @@ class ImapSession:
         await self._run(self._client.noop(), "NOOP")
 
     async def close(self) -> None:
-        """Log out; a dead connection is simply dropped."""
+        """Log out; a dead connection is simply dropped. The socket is closed in any case."""
         try:
-            if self._client.get_state() not in ("LOGOUT", "STARTED"):
+            if self._client.get_state() in ("NONAUTH", "AUTH", "SELECTED"):
                 await asyncio.wait_for(self._client.logout(), 5)
         except Exception as exc:
             log.debug("IMAP logout failed: %s", type(exc).__name__)
-        transport = self._client.protocol.transport if self._client.protocol else None
-        if transport is not None:
-            transport.close()
+        finally:
+            connecting = getattr(self._client, "_client_task", None)
+            if connecting is not None and not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(BaseException):
+                    await connecting
+            transport = self._client.protocol.transport if self._client.protocol else None
+            if transport is not None:
+                transport.close()
 
 
 def _text(lines: Sequence[Any]) -> str:

@@ -110,6 +110,9 @@ class OtherClient:
                 await self._client.logout()
             except Exception:
                 pass
+            transport = self._client.protocol.transport
+            if transport is not None:
+                transport.close()
 
 
 @pytest.fixture
