@@ -83,6 +83,7 @@ class VisitorConnection:
         self._overflowed = False
         self._typing_sent_at = 0.0
         self._typing = False
+        self._own: set[int] = set()  # ids of messages this socket sent: acked, no need to echo
 
     # --- from the live hub -----------------------------------------------------------
 
@@ -143,9 +144,11 @@ class VisitorConnection:
     async def _send_event(self, event: Event) -> None:
         data = event.data
         if event.type in (ev.MESSAGE_RECEIVED, ev.MESSAGE_CREATED):
-            if data.get("private"):
+            message_id = int(data["message_id"])
+            if data.get("private") or message_id in self._own:
+                self._own.discard(message_id)
                 return
-            await self._send_messages(message_id=int(data["message_id"]))
+            await self._send_messages(message_id=message_id)
         elif event.type == ev.CONVERSATION_STATUS_CHANGED:
             await self._write(
                 {"type": "conversation", "conversation": {"id": event.conversation_id, "status": data["status"]}}
@@ -206,6 +209,8 @@ class VisitorConnection:
             attachments=attachments,
         )
         result = await self.ingest(inbound)
+        if not result.duplicate:
+            self._own.add(result.message_id)
         if visitor.contact_id is None:
             await visitors.link_contact(self.services, visitor.id, result.contact_id)
             self.visitor = dataclasses.replace(visitor, contact_id=result.contact_id)

@@ -284,7 +284,7 @@
         for (const item of list.querySelectorAll("li.mine")) tick(item);
         break;
       }
-      case "conversation": updateConversation(frame.conversation); break;
+      case "conversation": typingLine.hidden = true; updateConversation(frame.conversation); break;
       case "rated": {
         updateConversation({ id: frame.conversation_id, rating: frame.score });
         rating.replaceChildren(el("p", { text: t("rated") }));

@@ -36,6 +36,7 @@ SHOP_PAGE = """<!doctype html>
   div {{ border: 5px solid rgb(0, 0, 255) !important; }}
 </style></head>
 <body><h1>Unser Shop</h1>
+{settings}
 <script src="{hub}/widget/widget.js" data-channel="site-chat" async></script>
 </body></html>"""
 
@@ -68,10 +69,15 @@ async def shop(client: TestClient[Any, Any], shop_port: int) -> AsyncIterator[st
     hub = str(client.make_url("")).rstrip("/")
 
     async def page(request: web.Request) -> web.Response:
-        return web.Response(text=SHOP_PAGE.format(hub=hub), content_type="text/html")
+        return web.Response(text=SHOP_PAGE.format(hub=hub, settings=""), content_type="text/html")
+
+    async def english(request: web.Request) -> web.Response:
+        settings = '<script>window.HubChat = {lang: "en"};</script>'
+        return web.Response(text=SHOP_PAGE.format(hub=hub, settings=settings), content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/", page)
+    app.router.add_get("/en", english)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", shop_port).start()
@@ -142,4 +148,52 @@ async def test_a_visitor_chats_with_an_agent_and_keeps_the_history_after_a_reloa
     texts = await page.locator("#hub-chat .messages li p").all_inner_texts()
     assert texts == ["Hallo, wo ist mein Paket?", "Es kommt morgen."]
     await page.screenshot(path=str(ARTIFACTS / "webchat-after-reload.png"))
+    await page.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_typing_read_ticks_a_file_and_the_rating_in_the_browser(
+    client: TestClient[Any, Any], shop: str, browser: Any, tmp_path: Path
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    agent = await create_user(services_of(client), role="agent", queues=["support"])
+    page = await browser.new_page(locale="de-DE")  # the page asks for English: it wins
+    await page.goto(shop + "en")
+    await page.locator("#hub-chat .launcher").click()
+    assert await page.locator("#hub-chat .composer .send").inner_text() == "Send"
+    await page.locator("#hub-chat .prechat button[type=submit]").click()
+    composer = page.locator("#hub-chat .composer textarea")
+    await composer.fill("Can I send you the invoice?")
+    await composer.press("Enter")
+    mine = page.locator("#hub-chat li.mine[data-id]")
+    await mine.wait_for(timeout=WAIT_MS)
+    conversation_id = await wait_for_inbound(client, agent.headers)
+    message_id = int(await mine.get_attribute("data-id") or 0)
+    assert await page.locator("#hub-chat li.mine .mark").inner_text() == "✓"
+
+    base = f"/api/v1/conversations/{conversation_id}"
+    await client.put(f"{base}/typing", json={"typing": True}, headers=agent.headers)
+    typing = page.locator("#hub-chat .typing")
+    await typing.wait_for(state="visible", timeout=WAIT_MS)
+    assert "is typing" in await typing.inner_text()
+    await client.post(f"{base}/read", json={"up_to_message_id": message_id}, headers=agent.headers)
+    await page.locator("#hub-chat li.mine .mark", has_text="✓✓").wait_for(timeout=WAIT_MS)
+
+    invoice = tmp_path / "Rechnung 4711.pdf"
+    invoice.write_bytes(b"%PDF-1.4 test invoice")
+    await page.locator("#hub-chat .composer input[type=file]").set_input_files(str(invoice))
+    await page.locator("#hub-chat li.mine[data-id] p", has_text="Rechnung 4711.pdf").wait_for(timeout=WAIT_MS)
+    detail = await (await client.get(base, headers=agent.headers)).json()
+    assert [a["filename"] for m in detail["messages"] for a in m["attachments"]] == ["Rechnung 4711.pdf"]
+
+    await client.put(f"{base}/status", json={"status": "resolved"}, headers=agent.headers)
+    stars = page.locator("#hub-chat .rating .star")
+    await stars.first.wait_for(timeout=WAIT_MS)
+    await stars.nth(3).click()
+    await page.locator("#hub-chat .rating textarea").fill("Quick and friendly")
+    await page.screenshot(path=str(ARTIFACTS / "webchat-rating.png"))
+    await page.locator("#hub-chat .rating .primary").click()
+    await page.locator("#hub-chat .rating p", has_text="Thank you").wait_for(timeout=WAIT_MS)
+    rating = await (await client.get(f"{base}/rating", headers=agent.headers)).json()
+    assert (rating["score"], rating["comment"]) == (4, "Quick and friendly")
     await page.close()
