@@ -142,7 +142,7 @@ async def gather_limited(coros: list[Any], limit: int) -> list[Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     base = f"http://127.0.0.1:{args.port}"
     channel = args.channel
-    tokens: list[str] = json.loads(Path(args.agents).read_text(encoding="utf-8"))
+    tokens: list[str] = list(args.agent_tokens)
     supervisor = {"Authorization": f"Bearer {tokens.pop()}"}
     stats = Stats()
     connector = aiohttp.TCPConnector(limit=0)
@@ -193,7 +193,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         report: dict[str, Any] = {"setup_seconds": round(time.monotonic() - started, 1),
                                   "connect_seconds": round(connected_at - started, 1)}
         if args.ready_file:
-            Path(args.ready_file).write_text("ready", encoding="utf-8")
+            await asyncio.to_thread(Path(args.ready_file).write_text, "ready", encoding="utf-8")
             await asyncio.sleep(args.settle)
 
         stats.measuring = True
@@ -253,6 +253,7 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    args.agent_tokens = json.loads(Path(args.agents).read_text(encoding="utf-8"))
     try:
         import uvloop
 
