@@ -29,7 +29,7 @@ sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
 from databases import Database  # noqa: E402
-from procs import Sampler, free_ports, stop, wait_healthy  # noqa: E402
+from procs import Sampler, free_ports, start_profiler, stop, stop_profiler, wait_healthy  # noqa: E402
 
 from hub.auth.tokens import digest, new_token  # noqa: E402
 from hub.db.engine import create_engine, session_factory  # noqa: E402
@@ -123,11 +123,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     time.sleep(0.2)
                 generator_sampler = Sampler(generator.pid)
                 generator_sampler.start()
+                profiler = start_profiler(Path(args.profile), server.pid, f"chat-{args.backend}") if args.profile else None
                 rss_connected = sampler.samples[-1].rss_kib / 1024 if sampler.samples else 0.0
                 run_start = time.time()
                 if generator.wait() != 0:
                     raise RuntimeError("the load generator failed")
                 run_end = time.time()
+                if profiler is not None:
+                    stop_profiler(profiler)
                 generator_sampler.finish()
                 sampler.finish()
             except BaseException:
@@ -136,6 +139,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 status = stop(server)
             report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+            log_text = log_path.read_text(encoding="utf-8", errors="replace")
+            report["server_errors"] = [line[:2000] for line in log_text.splitlines() if '"ERROR"' in line][:5]
             report["backend"] = args.backend
             report["rss_mib_all_connected"] = round(rss_connected, 1)
             report["peak_rss_mib"] = round(sampler.peak_rss_mib, 1)
@@ -176,6 +181,8 @@ def render(report: dict[str, Any]) -> str:
     )
     if report["errors"]:
         lines.append("  first errors: " + "; ".join(report["errors"][:5]))
+    for line in report["server_errors"]:
+        lines.append("  hub log: " + line)
     return "\n".join(lines)
 
 
@@ -189,6 +196,7 @@ def main() -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default="postgresql+asyncpg://127.0.0.1:5432/postgres")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON too")
+    parser.add_argument("--profile", default="", help="record the hub with py-spy into this directory")
     args = parser.parse_args()
     print(f"load average before: {load_average()}", flush=True)
     report = measure(args)

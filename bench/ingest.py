@@ -29,7 +29,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from databases import CHANNEL, Database, verify  # noqa: E402
-from procs import Sampler, free_ports, stop, wait_healthy  # noqa: E402
+from procs import Sampler, free_ports, start_profiler, stop, stop_profiler, wait_healthy  # noqa: E402
 from workload import build, unique_ids  # noqa: E402
 
 TOKEN = "bench-token"
@@ -87,7 +87,7 @@ def run_servers(
         warmup = run_loadgen(args, ports, workdir / "warmup.json", 0, args.warmup) if args.warmup else {}
         after_warmup()
         if args.profile and label != "bare aiohttp":
-            profiler = _start_profiler(args, processes[0].pid, label)
+            profiler = start_profiler(Path(args.profile), processes[0].pid, label)
         main = run_loadgen(args, ports, workdir / "main.json", args.warmup, args.messages)
         for sampler in samplers:
             sampler.finish()
@@ -126,24 +126,6 @@ def run_wrk(args: argparse.Namespace, port: int) -> float:
     return float(match.group(1))
 
 
-def _start_profiler(args: argparse.Namespace, pid: int, label: str) -> subprocess.Popen[bytes]:
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
-    target = Path(args.profile) / f"{label.replace(' ', '-')}.txt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # --gil: only samples that hold the GIL, so threads waiting (epoll, queues) don't count.
-    command = [py_spy, "record", "--pid", str(pid), "--rate", "200", "--gil", "--format", "raw", "-o", str(target)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
-    """py-spy writes its file when interrupted."""
-    profiler.send_signal(2)
-    try:
-        profiler.wait(30)
-    except subprocess.TimeoutExpired:
-        profiler.kill()
 
 
 def measure(args: argparse.Namespace, label: str, backend: str | None) -> dict[str, Any]:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -145,3 +148,24 @@ class Sampler:
             "main_thread_cores": (last.main_cpu - first.main_cpu) / seconds if seconds else 0.0,
             "machine_busy_share": (last.machine_busy - first.machine_busy) / machine_total if machine_total else 0.0,
         }
+
+
+def start_profiler(directory: Path, pid: int, label: str) -> subprocess.Popen[bytes]:
+    """py-spy recording ``pid`` into ``directory/<label>.txt`` (raw format, GIL holders only)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    target = directory / f"{label.replace(' ', '-')}.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # --gil: only samples that hold the GIL, so threads waiting (epoll, queues) don't count.
+    command = [py_spy, "record", "--pid", str(pid), "--rate", "200", "--gil", "--format", "raw", "-o", str(target)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
+    """py-spy writes its file when interrupted."""
+    profiler.send_signal(2)
+    try:
+        profiler.wait(30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()

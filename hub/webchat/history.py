@@ -5,7 +5,6 @@ Agents' replies show the author's name; internal notes never leave this module.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,31 +16,33 @@ from hub.db.models import Conversation, ConversationRating, Message, MessageAtta
 HISTORY_LIMIT = 200
 
 
-def _view(message: Message, author: str | None, attachments: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "direction": "out" if message.direction == "out" else "in",
-        "text": message.text,
-        "author": author if message.direction == "out" else None,
-        "status": message.status,
-        "created_at": message.created_at.isoformat(),
-        "attachments": attachments,
-        # The widget's own id of a visitor's message ("<visitor key>:<client id>"), to match its ack.
-        "client_id": (message.provider_message_id or "").partition(":")[2] or None
-        if message.direction == "in"
-        else None,
-    }
+_COLUMNS = (
+    Message.id,
+    Message.conversation_id,
+    Message.direction,
+    Message.text,
+    Message.status,
+    Message.created_at,
+    Message.provider_message_id,
+    User.name,
+    MessageAttachment.id,
+    MessageAttachment.filename,
+    MessageAttachment.content_type,
+    MessageAttachment.size,
+)
 
 
 async def message_views(session: AsyncSession, conversation_ids: Sequence[int], *, after: int = 0,
                         message_id: int | None = None, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-    """Visible messages of ``conversation_ids`` (newest ``limit`` after id ``after``), oldest first."""
+    """Visible messages of ``conversation_ids`` (the newest ``limit`` after id ``after``), oldest first.
+
+    One Core query (messages with their authors and attachments): this runs for every
+    reply a visitor is shown live, so it skips the ORM's object loading.
+    """
     if not conversation_ids:
         return []
-    query = (
-        select(Message, User.name)
-        .outerjoin(User, User.id == Message.author_user_id)
+    newest = (
+        select(Message.id)
         .where(
             Message.conversation_id.in_(list(conversation_ids)),
             Message.private.is_(False),
@@ -51,20 +52,34 @@ async def message_views(session: AsyncSession, conversation_ids: Sequence[int], 
         .limit(limit)
     )
     if message_id is not None:
-        query = query.where(Message.id == message_id)
-    rows = list(reversed((await session.execute(query)).all()))
-    files: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if rows:
-        found = await session.scalars(
-            select(MessageAttachment)
-            .where(MessageAttachment.message_id.in_([m.id for m, _ in rows]))
-            .order_by(MessageAttachment.id)
-        )
-        for att in found:
-            files[att.message_id].append(
-                {"id": att.id, "filename": att.filename, "content_type": att.content_type, "size": att.size}
-            )
-    return [_view(m, name, files.get(m.id, [])) for m, name in rows]
+        newest = newest.where(Message.id == message_id)
+    rows = await session.execute(
+        select(*_COLUMNS)
+        .outerjoin(User, User.id == Message.author_user_id)
+        .outerjoin(MessageAttachment, MessageAttachment.message_id == Message.id)
+        .where(Message.id.in_(newest.scalar_subquery()))
+        .order_by(Message.id, MessageAttachment.id)
+    )
+    views: dict[int, dict[str, Any]] = {}
+    for mid, cid, direction, text, status, created_at, provider_id, author, att_id, filename, ctype, size in rows:
+        view = views.get(mid)
+        if view is None:
+            inbound = direction != "out"
+            view = views[mid] = {
+                "id": mid,
+                "conversation_id": cid,
+                "direction": "in" if inbound else "out",
+                "text": text,
+                "author": None if inbound else author,
+                "status": status,
+                "created_at": created_at.isoformat(),
+                "attachments": [],
+                # The widget's own id of a visitor's message ("<visitor key>:<client id>"), to match its ack.
+                "client_id": ((provider_id or "").partition(":")[2] or None) if inbound else None,
+            }
+        if att_id is not None:
+            view["attachments"].append({"id": att_id, "filename": filename, "content_type": ctype, "size": size})
+    return list(views.values())
 
 
 async def conversation_states(session: AsyncSession, conversation_ids: Sequence[int]) -> list[dict[str, Any]]:

@@ -182,7 +182,7 @@ async def test_typing_read_ticks_a_file_and_the_rating_in_the_browser(
     invoice = tmp_path / "Rechnung 4711.pdf"
     invoice.write_bytes(b"%PDF-1.4 test invoice")
     await page.locator("#hub-chat .composer input[type=file]").set_input_files(str(invoice))
-    await page.locator("#hub-chat li.mine[data-id] p", has_text="Rechnung 4711.pdf").wait_for(timeout=WAIT_MS)
+    await page.locator("#hub-chat li.mine[data-id]", has_text="Rechnung 4711.pdf").wait_for(timeout=WAIT_MS)
     detail = await (await client.get(base, headers=agent.headers)).json()
     assert [a["filename"] for m in detail["messages"] for a in m["attachments"]] == ["Rechnung 4711.pdf"]
 
