@@ -140,7 +140,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 status = stop(server)
             report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
             log_text = log_path.read_text(encoding="utf-8", errors="replace")
-            report["server_errors"] = [line[:2000] for line in log_text.splitlines() if '"ERROR"' in line][:5]
+            report["server_errors"] = [line[-600:] for line in log_text.splitlines() if "ERROR" in line.upper()][:5]
             report["backend"] = args.backend
             report["rss_mib_all_connected"] = round(rss_connected, 1)
             report["peak_rss_mib"] = round(sampler.peak_rss_mib, 1)

@@ -84,6 +84,9 @@ class VisitorConnection:
         self._typing_sent_at = 0.0
         self._typing = False
         self._own: set[int] = set()  # ids of messages this socket sent: acked, no need to echo
+        self._submitting = 0
+        self._submitted = asyncio.Event()  # set while no submit waits for its ingest
+        self._submitted.set()
 
     # --- from the live hub -----------------------------------------------------------
 
@@ -145,6 +148,8 @@ class VisitorConnection:
         data = event.data
         if event.type in (ev.MESSAGE_RECEIVED, ev.MESSAGE_CREATED):
             message_id = int(data["message_id"])
+            if event.type == ev.MESSAGE_RECEIVED and self._submitting:
+                await self._submitted.wait()  # the event may be ours, published just before our ack
             if data.get("private") or message_id in self._own:
                 self._own.discard(message_id)
                 return
@@ -208,9 +213,16 @@ class VisitorConnection:
             name=visitor.name,
             attachments=attachments,
         )
-        result = await self.ingest(inbound)
-        if not result.duplicate:
-            self._own.add(result.message_id)
+        self._submitting += 1
+        self._submitted.clear()
+        try:
+            result = await self.ingest(inbound)
+            if not result.duplicate:
+                self._own.add(result.message_id)
+        finally:
+            self._submitting -= 1
+            if not self._submitting:
+                self._submitted.set()
         if visitor.contact_id is None:
             await visitors.link_contact(self.services, visitor.id, result.contact_id)
             self.visitor = dataclasses.replace(visitor, contact_id=result.contact_id)

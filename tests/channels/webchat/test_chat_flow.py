@@ -82,3 +82,17 @@ async def test_the_origin_allowlist_guards_every_route(client: Client) -> None:
     assert ok.status == 200
     assert ok.headers["Access-Control-Allow-Origin"] == "http://shop.test"
     assert (await client.get("/widget/widget.js")).status == 200
+
+
+async def test_another_tab_sees_the_message_and_the_sending_tab_only_its_ack(client: Client) -> None:
+    session = await start_session(client)
+    first = await Visitor.connect(client, session["token"])
+    await first.say("opens the conversation")
+    second = await Visitor.connect(client, session["token"])
+    ack = await first.say("from the first tab")
+    shown = await second.expect(lambda f: f["type"] == "message")
+    assert shown["message"]["id"] == ack["message_id"] and shown["message"]["client_id"] == ack["client_id"]
+    await first.say("and another")  # frames arrive in order: an echo would come before this ack
+    assert [f["type"] for f in first.seen if f["type"] != "ready"] == ["ack", "ack", "ack"]
+    await first.close()
+    await second.close()
