@@ -17,6 +17,7 @@ from urllib.parse import quote
 import msgspec
 from aiohttp import BodyPartReader, web
 from sqlalchemy import Select, select
+from yarl import URL
 
 from hub.api import widget_ws
 from hub.api.jsonio import json_response
@@ -112,17 +113,31 @@ def _cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
     return response
 
 
+def request_origin(request: web.Request) -> str | None:
+    """The page's origin: the ``Origin`` header, or the hub's own for a same-origin GET.
+
+    Browsers leave ``Origin`` off same-origin GET requests (they set ``Sec-Fetch-Site``,
+    which no page can forge either); the widget on one of the hub's own pages (the demo)
+    is then allowed when the hub's public origin is in ``allowed_origins``.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None and request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return str(URL(request.config_dict[SERVICES].settings.public_url).origin())
+    return origin
+
+
 @web.middleware
 async def _origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every channel route answers only pages on the channel's allowed origins."""
     if "channel" not in request.match_info:
         return await handler(request)  # the static script and stylesheet
-    origin = request.headers.get("Origin", "")
+    origin = request_origin(request)
     try:
         adapter = webchat_adapter(request)
-        adapter.check_origin(request.headers.get("Origin"))
+        adapter.check_origin(origin)
     except HubError as exc:
         return problem(exc.status, exc.title, exc.detail)
+    origin = origin or ""
     if request.method == "OPTIONS":
         return _cors(web.Response(status=204), origin)
     try:

@@ -78,6 +78,9 @@ async def test_the_origin_allowlist_guards_every_route(client: Client) -> None:
         assert resp.content_type == "application/problem+json"
         resp = await client.get("/widget/site-chat/ws", headers={**origin, "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
         assert resp.status == 403
+    # A same-origin GET has no Origin; only the hub's own origin may use that, and it is not allowed here.
+    for site in ("same-origin", "cross-site", "none"):
+        assert (await client.get("/widget/site-chat/config", headers={"Sec-Fetch-Site": site})).status == 403
     ok = await client.get("/widget/site-chat/config", headers=ORIGIN)
     assert ok.status == 200
     assert ok.headers["Access-Control-Allow-Origin"] == "http://shop.test"

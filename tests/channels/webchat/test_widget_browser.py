@@ -8,6 +8,7 @@ Screenshots go to tests/artifacts/.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -197,3 +198,21 @@ async def test_typing_read_ticks_a_file_and_the_rating_in_the_browser(
     rating = await (await client.get(f"{base}/rating", headers=agent.headers)).json()
     assert (rating["score"], rating["comment"]) == (4, "Quick and friendly")
     await page.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_demo_page_on_the_hubs_own_origin_works(database_url: str, tmp_path: Path, browser: Any) -> None:
+    # Same-origin GETs carry no Origin header; the hub's public origin must be allowed.
+    port = free_port()
+    hub = f"http://127.0.0.1:{port}"
+    settings = chat_settings(database_url, tmp_path / "data", chat_channel(allowed_origins=[hub]))
+    settings = dataclasses.replace(settings, public_url=hub)
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1", port=port)):
+        page = await browser.new_page(locale="en-US")
+        await page.goto(f"{hub}/widget/demo.html")
+        await page.locator("#hub-chat .launcher").click()
+        await page.locator("#hub-chat .prechat button[type=submit]").click()
+        await page.locator("#hub-chat .composer textarea").fill("Hello from the demo")
+        await page.locator("#hub-chat .composer textarea").press("Enter")
+        await page.locator("#hub-chat li.mine[data-id]").wait_for(timeout=WAIT_MS)
+        await page.close()
