@@ -23,15 +23,20 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
     return response
 
 
+def error_response(exc: HubError) -> web.Response:
+    """The problem response for a deliberate error (with ``Retry-After`` on 429)."""
+    response = problem(exc.status, exc.title, exc.detail, **exc.extra)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HubError as exc:
-        response = problem(exc.status, exc.title, exc.detail, **exc.extra)
-        if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

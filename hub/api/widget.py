@@ -22,7 +22,7 @@ from yarl import URL
 from hub.api import widget_ws
 from hub.api.jsonio import json_response
 from hub.api.keys import ADAPTERS, SERVICES
-from hub.api.problems import problem
+from hub.api.problems import error_response
 from hub.api.widget_shared import LIVE, WIDGET_LIMITS, webchat_adapter
 from hub.channels.webchat.adapter import ADAPTERS_STATE, VISITORS_STATE, WebchatChannel, language
 from hub.channels.webchat.files import check_content_type, sanitize_filename
@@ -136,16 +136,14 @@ async def _origin_middleware(request: web.Request, handler: Handler) -> web.Stre
         adapter = webchat_adapter(request)
         adapter.check_origin(origin)
     except HubError as exc:
-        return problem(exc.status, exc.title, exc.detail)
+        return error_response(exc)
     origin = origin or ""
     if request.method == "OPTIONS":
         return _cors(web.Response(status=204), origin)
     try:
         response = await handler(request)
-    except HubError as exc:
-        response = problem(exc.status, exc.title, exc.detail, **exc.extra)
-        if "retry_after" in exc.extra:
-            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+    except HubError as exc:  # answered here, so that the page may read why (CORS headers)
+        response = error_response(exc)
     return _cors(response, origin)
 
 
