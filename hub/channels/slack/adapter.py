@@ -75,7 +75,7 @@ class SlackChannel(ChannelAdapter):
     type = "slack"
     webhook_routes = (WebhookRoute("/webhooks/slack/events"),)
     # Slack truncates text past 40,000 characters and advises 4,000: longer replies go in parts.
-    capabilities = Capabilities(max_text_length=4000, overflow="split", max_parts=10)
+    capabilities = Capabilities(max_text_length=4000, overflow="split", max_parts=10, edits=True)
 
     def __init__(self, config: ChannelConfig, context: AdapterContext) -> None:
         super().__init__(config, context)
@@ -158,6 +158,7 @@ class SlackChannel(ChannelAdapter):
             thread=ThreadHint(key=message.thread_key, references=message.references),
             attachments=attachments,
             received_at=message.received_at,
+            edit_of=message.edit_of,
         )
 
     async def _files(self, files: tuple[SlackFile, ...]) -> tuple[tuple[Attachment, ...], list[str]]:

@@ -48,6 +48,34 @@ class MessageEvent(msgspec.Struct):
     files: list[SlackFile] = []
 
 
+class Edited(msgspec.Struct):
+    ts: str
+    user: str | None = None
+
+
+class ChangedMessage(msgspec.Struct):
+    """The new version inside a ``message_changed`` event."""
+
+    ts: str
+    user: str | None = None
+    user_team: str | None = None
+    bot_id: str | None = None
+    text: str | None = None
+    thread_ts: str | None = None
+    files: list[SlackFile] = []
+    edited: Edited | None = None
+
+
+class MessageChanged(msgspec.Struct):
+    """https://api.slack.com/events/message/message_changed"""
+
+    type: str
+    channel: str
+    ts: str
+    message: ChangedMessage
+    channel_type: str | None = None
+
+
 class EventHead(msgspec.Struct):
     type: str
     subtype: str | None = None
@@ -77,10 +105,16 @@ class SlackMessage:
     references: tuple[str, ...]
     received_at: datetime
     files: tuple[SlackFile, ...] = ()
+    edited_ts: str | None = None  # set on an edit: when the customer changed the message
 
     @property
     def provider_id(self) -> str:
-        return f"{self.channel}:{self.ts}"
+        key = f"{self.channel}:{self.ts}"
+        return f"{key}:edit:{self.edited_ts}" if self.edited_ts else key
+
+    @property
+    def edit_of(self) -> str | None:
+        return f"{self.channel}:{self.ts}" if self.edited_ts else None
 
 
 @dataclass(frozen=True)
@@ -108,6 +142,7 @@ class Audience:
 _envelope = msgspec.json.Decoder(Envelope)
 _head = msgspec.json.Decoder(EventHead)
 _message = msgspec.json.Decoder(MessageEvent)
+_changed = msgspec.json.Decoder(MessageChanged)
 
 
 def parse_envelope(body: bytes, audience: Audience) -> ParsedEnvelope:
@@ -133,6 +168,8 @@ def parse_envelope(body: bytes, audience: Audience) -> ParsedEnvelope:
         raise ValidationFailed(f"event without a type: {exc}") from exc
     if head.type != "message":
         return replace(common, ignored=(f"event {head.type}",))
+    if head.subtype == "message_changed":
+        return _edit(common, envelope, audience)
     if head.subtype not in CUSTOMER_SUBTYPES:
         return replace(common, ignored=(f"message subtype {head.subtype}",))
     try:
@@ -144,6 +181,28 @@ def parse_envelope(body: bytes, audience: Audience) -> ParsedEnvelope:
         return replace(common, ignored=(reason,))
     assert event.user is not None
     return replace(common, messages=(_message_of(event, envelope, audience),))
+
+
+def _edit(common: ParsedEnvelope, envelope: Envelope, audience: Audience) -> ParsedEnvelope:
+    """A customer's edit as a message of its own, linked to the original; or why it is none."""
+    try:
+        changed = _changed.decode(envelope.event)
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(f"malformed message_changed event: {exc}") from exc
+    new = changed.message
+    if new.edited is None:
+        return replace(common, ignored=("message_changed without an edit (a link preview)",))
+    event = MessageEvent(
+        type="message", channel=changed.channel, ts=new.ts, channel_type=changed.channel_type, user=new.user,
+        user_team=new.user_team, bot_id=new.bot_id, text=new.text, thread_ts=new.thread_ts, files=new.files,
+    )
+    reason = _not_a_customer(event, envelope, audience)
+    if reason is not None:
+        return replace(common, ignored=(f"edit: {reason}",))
+    original = _message_of(event, envelope, audience)
+    # The original's own key finds its conversation; no reference, so nothing new is opened.
+    edit = replace(original, references=(), edited_ts=new.edited.ts, received_at=ts_time(new.edited.ts))
+    return replace(common, messages=(edit,))
 
 
 def _not_a_customer(event: MessageEvent, envelope: Envelope, audience: Audience) -> str | None:

@@ -154,3 +154,17 @@ async def test_a_malformed_envelope_is_400(slack_client: TestClient[Any, Any]) -
         resp = await deliver(slack_client, body)
         assert resp.status in (400, 422)
     assert await count(slack_client, Message) == 0
+
+
+async def test_an_edit_is_stored_as_its_own_message_linked_to_the_original(slack_client: TestClient[Any, Any]) -> None:
+    for name in ("message_im.json", "message_im_edited.json", "message_im_edited.json",
+                 "message_changed_link_preview.json"):
+        assert (await deliver(slack_client, raw("slack", name))).status == 200
+    found = await rows(slack_client, select(Message.conversation_id, Message.text, Message.edit_of,
+                                            Message.provider_message_id).order_by(Message.id))
+    assert [(m.text, m.edit_of) for m in found] == [
+        ("Hello hello can you hear me?", None),
+        ("Hello hello can you hear me now?", "D024BE91L:1355517523.000005"),
+    ]
+    assert found[1].provider_message_id == "D024BE91L:1355517523.000005:edit:1358878755.000001"
+    assert found[0].conversation_id == found[1].conversation_id
