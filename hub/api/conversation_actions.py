@@ -43,8 +43,8 @@ from hub.db.models import Channel, Conversation, Message, OutboxItem
 from hub.errors import NotFound
 from hub.inbox import actions, idempotency
 from hub.inbox.actions import MAX_BODY_LENGTH
+from hub.inbox.dead_letters import retry_dead
 from hub.inbox.idempotency import StoredResponse
-from hub.inbox.outbox import retry_dead
 from hub.messages import Template
 from hub.services import Services, Unit
 

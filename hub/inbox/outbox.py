@@ -18,6 +18,11 @@ Before sending, ``hub.crm_link.consent.ensure_outbound_allowed`` is checked agai
 reply queued before the contact withdrew consent (or before processing was
 restricted) fails with that reason and becomes a dead letter instead of going out.
 
+Replies of one conversation claimed together go out one after the other, oldest
+first, so a customer reads them in the order they were written (replies claimed by
+different hub processes may still overtake each other). Dead letters go back in
+line with ``hub.inbox.dead_letters.retry_dead``.
+
 It wakes on ``wake()`` (a reply committed in this process) or every ``poll_interval``
 (replies committed by other hub processes, retries falling due).
 """
@@ -35,8 +40,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import events as ev
-from hub.auth.audit import record_audit
-from hub.auth.principal import Principal
 from hub.channels.base import (
     ChannelAdapter,
     PermanentChannelError,
@@ -45,7 +48,7 @@ from hub.channels.base import (
 )
 from hub.db.models import Conversation, Message, OutboxItem, ThreadKey, utcnow
 from hub.db.upsert import insert_ignore
-from hub.errors import Conflict, Forbidden, HubError, NotFound
+from hub.errors import HubError
 from hub.inbox import outbound_rules
 from hub.inbox.actions import conversation_event
 from hub.inbox.outbound_load import load_outbound
@@ -61,7 +64,6 @@ BACKOFF_BASE_SECONDS = 15.0
 BACKOFF_CAP_SECONDS = 3600.0
 MAX_RETRY_AFTER_SECONDS = 6 * 3600.0
 ERROR_LENGTH = 1000
-OUTBOX_RETRIED = "outbox.retried"  # audit action
 
 
 def backoff_delay(
@@ -158,8 +160,24 @@ class Dispatcher:
         """Claim the due rows and send them; returns how many were claimed."""
         claimed = await self.claim(self.batch_size)
         if claimed:
-            await asyncio.gather(*(self._dispatch(item) for item in claimed))
+            await asyncio.gather(*(self._dispatch_in_order(group) for group in await self._by_conversation(claimed)))
         return len(claimed)
+
+    async def _by_conversation(self, claimed: list[Claimed]) -> list[list[Claimed]]:
+        """The claimed rows per conversation, oldest first: a conversation's replies go out in order."""
+        async with self.services.sessions() as session:
+            rows = await session.execute(
+                select(Message.id, Message.conversation_id).where(Message.id.in_([c.message_id for c in claimed]))
+            )
+            owner: dict[int, int] = {message_id: conversation_id for message_id, conversation_id in rows}
+        groups: dict[int | None, list[Claimed]] = {}
+        for item in sorted(claimed, key=lambda c: c.id):
+            groups.setdefault(owner.get(item.message_id), []).append(item)
+        return list(groups.values())
+
+    async def _dispatch_in_order(self, items: list[Claimed]) -> None:
+        for item in items:
+            await self._dispatch(item)
 
     async def claim(self, limit: int) -> list[Claimed]:
         """Take the lease on up to ``limit`` due rows that no one else holds."""
@@ -344,52 +362,3 @@ class Dispatcher:
                 now,
             )
         )
-
-
-async def retry_dead(
-    services: Services, principal: Principal, outbox_id: int, *, now: datetime | None = None
-) -> OutboxItem:
-    """Put a dead letter back in line (supervisors and admins); its message is queued again."""
-    if not principal.sees_everything:
-        raise Forbidden("only supervisors and admins retry dead letters")
-    now = now or utcnow()
-    async with services.transaction() as unit:
-        session = unit.session
-        outbox = (
-            await session.execute(select(OutboxItem).where(OutboxItem.id == outbox_id).with_for_update())
-        ).scalar_one_or_none()
-        if outbox is None:
-            raise NotFound("no such outbox entry")
-        if outbox.state != "dead":
-            raise Conflict(f"outbox entry {outbox_id} is {outbox.state}, not a dead letter")
-        message = await session.get(Message, outbox.message_id)
-        assert message is not None
-        previous_attempts = outbox.attempts
-        outbox.state = "pending"
-        outbox.attempts = 0
-        outbox.next_attempt_at = now
-        outbox.locked_until = None
-        outbox.updated_at = now
-        previous = message.status
-        if previous == "failed":
-            message.status = "queued"
-            message.error = None
-            conversation = await session.get(Conversation, message.conversation_id)
-            assert conversation is not None
-            unit.emit(
-                conversation_event(
-                    ev.MESSAGE_STATUS_CHANGED,
-                    conversation,
-                    {"message_id": message.id, "status": "queued", "previous": previous},
-                    now,
-                )
-            )
-        await record_audit(
-            session,
-            actor_id=principal.user_id,
-            action=OUTBOX_RETRIED,
-            object_type="outbox",
-            object_id=outbox.id,
-            data={"message_id": message.id, "previous_attempts": previous_attempts},
-        )
-    return outbox

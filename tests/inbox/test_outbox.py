@@ -12,7 +12,8 @@ from sqlalchemy import select
 from hub.db.models import AuditEntry, Conversation, EventRecord, Message, OutboxItem
 from hub.errors import Conflict, Forbidden
 from hub.inbox import actions
-from hub.inbox.outbox import Dispatcher, backoff_delay, retry_dead
+from hub.inbox.dead_letters import retry_dead
+from hub.inbox.outbox import Dispatcher, backoff_delay
 from tests.inbox.callback_receiver import Answer, CallbackReceiver
 from tests.inbox.outbound_env import Env, FakeClock
 

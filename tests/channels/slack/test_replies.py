@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -14,7 +16,7 @@ from hub.db.models import Conversation
 from hub.inbox import actions
 from tests.channels.db import dispatcher, reply_state, supervisor
 from tests.channels.fixtures import load, raw
-from tests.channels.provider_stub import Canned, ProviderStub
+from tests.channels.provider_stub import Canned, ProviderStub, Recorded
 from tests.channels.slack.conftest import BOT_TOKEN, deliver
 from tests.factories import create_user
 from tests.inbox.outbound_env import FakeClock
@@ -118,3 +120,25 @@ async def test_a_refused_message_is_a_dead_letter_at_once(slack_client: TestClie
     message, outbox = await reply_state(slack_client, reply.id)
     assert (message.status, outbox.state) == ("failed", "dead")
     assert message.error == "Slack answered HTTP 200: channel_not_found"
+
+
+async def test_replies_of_one_conversation_go_out_one_after_the_other(
+    slack_client: TestClient[Any, Any], slack: ProviderStub
+) -> None:
+    conversation_id = await conversation_of(slack_client, "message_im.json")
+    boss = await supervisor(slack_client)
+    for text in ("first", "second", "third"):
+        await actions.reply(slack_client.app[SERVICES], boss, conversation_id, text, private=False,
+                            adapters=slack_client.app[ADAPTERS])
+    spans: list[tuple[str, float, float]] = []
+
+    async def slow(request: web.Request, recorded: Recorded) -> web.Response:
+        started = time.monotonic()
+        await asyncio.sleep(0.05)
+        spans.append((recorded.json["text"], started, time.monotonic()))
+        return web.json_response({"ok": True, "channel": "D024BE91L", "ts": f"{started:.6f}"})
+
+    slack.route("POST", POST, slow)
+    assert await dispatcher(slack_client)[0].run_once() == 3
+    assert [text for text, _, _ in spans] == ["first", "second", "third"]
+    assert all(spans[i][2] <= spans[i + 1][1] for i in range(2))  # never two in flight at once
