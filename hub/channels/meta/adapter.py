@@ -129,9 +129,15 @@ class MetaChannel(ChannelAdapter):
         items: list[InboundMessage | StatusEvent] = []
         for message in mine:
             try:
-                items.append(await self._inbound(message))
-            except ValidationFailed as exc:
-                ignored.append(f"message {message.provider_id} ({exc.detail})")
+                sender = self._sender(message)
+            except ValidationFailed:
+                # Logged by id only: the detail would quote the number.
+                ignored.append(f"message {message.provider_id} from a sender id the hub cannot read")
+                continue
+            try:
+                items.append(await self._inbound(message, sender))
+            except ValidationFailed as exc:  # e.g. a NUL character; its neighbours in the batch still go in
+                ignored.append(f"message {message.provider_id} that cannot be stored ({exc.detail})")
         items.extend(
             StatusEvent(
                 channel=self.name,
@@ -150,8 +156,7 @@ class MetaChannel(ChannelAdapter):
             return identities.phone("+" + message.sender_id.lstrip("+"))
         return identities.platform(f"{self.platform}.{self.route_id}", message.sender_id)
 
-    async def _inbound(self, message: MetaInbound) -> InboundMessage:
-        sender = self._sender(message)
+    async def _inbound(self, message: MetaInbound, sender: Identity) -> InboundMessage:
         attachments: list[Attachment] = []
         notes: list[str] = []
         for index, ref in enumerate(message.media):

@@ -169,3 +169,15 @@ async def test_unknown_objects_and_malformed_bodies(meta_client: TestClient[Any,
     for bad in (b"[1]", b"{", b'{"object": "page", "entry": [{"messaging": []}]}'):
         assert (await deliver(meta_client, bad)).status in (400, 422)
     assert await count(meta_client, Message) == 0
+
+
+async def test_a_sender_that_is_no_phone_number_is_skipped_and_logged_without_it(
+    meta_client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.loads(now_text("whatsapp_text_message.json"))
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = "12"
+    with caplog.at_level(logging.INFO, logger="hub.api.webhooks"):
+        assert (await deliver(meta_client, json.dumps(body).encode())).status == 200
+    assert "from a sender id the hub cannot read acknowledged and ignored" in caplog.text
+    assert "'+12'" not in caplog.text
+    assert await count(meta_client, Message) == 0
