@@ -47,6 +47,12 @@ async def sync_config(services: Services) -> None:
         }
     services.queues = queues
     services.endpoints = {}
+    # A web chat continues by email through the channel it names (docs/channels/webchat.md).
+    continued: dict[str, set[int]] = {}
+    for ch in settings.channels:
+        target = ch.options.get("offline_email_channel")
+        if isinstance(target, str):
+            continued.setdefault(target, set()).add(channels[ch.name][0])
     for ch in settings.channels:
         channel_id, stored_type = channels[ch.name]
         if stored_type != ch.type:
@@ -58,4 +64,5 @@ async def sync_config(services: Services) -> None:
             name=ch.name,
             type=ch.type,
             queue_id=queues[ch.queue] if ch.queue else None,
+            continues=frozenset(continued.get(ch.name, ())),
         )

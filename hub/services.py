@@ -23,6 +23,9 @@ class Endpoint:
     name: str
     type: str
     queue_id: int | None
+    # Channels whose conversations a reply through this one may continue, when the
+    # adapter verified a token naming the conversation (a web chat's offline email).
+    continues: frozenset[int] = frozenset()
 
 
 class Unit:

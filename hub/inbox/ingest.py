@@ -230,7 +230,8 @@ async def _thread(
                 by_key[(key_channel, key)] = conversation_id
                 scope[conversation_id] = (queue_id, assignee_id)
 
-    # Conversations named by an adapter-verified token (email subject token), same channel only.
+    # Conversations named by an adapter-verified token (email subject token): of the same
+    # channel, or of one this channel continues (a web chat answered by email).
     named_ids = {it.message.thread.conversation_id for it in items if it.message.thread.conversation_id}
     named: dict[int, int] = {}  # conversation id -> channel id
     if named_ids:
@@ -267,7 +268,10 @@ async def _thread(
         existing = next((by_key[k] for k in keys if k in by_key), None)
         pending = next((pending_by_key[k] for k in keys if k in pending_by_key), None)
         token = it.message.thread.conversation_id
-        if existing is None and pending is None and token is not None and named.get(token) == channel_id:
+        continuable = token is not None and token in named and (
+            named[token] == channel_id or named[token] in it.endpoint.continues
+        )
+        if existing is None and pending is None and continuable:
             existing = token
         join_open = it.message.thread.join_open and not it.message.thread.references
         if existing is None and pending is None and join_open:

@@ -11,6 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub.api.app import create_app
 from hub.config import ChannelConfig, Settings
+
+# The email channel's real servers (Dovecot, aiosmtpd), for the offline follow-up by email.
+from tests.channels.email.conftest import dovecot, email_hub, mailbox, other_client, smtp  # noqa: F401
 from tests.conftest import API_TOKEN, make_settings
 
 SITE = "http://shop.test"
