@@ -85,6 +85,7 @@ class Settings:
     queues: tuple[QueueConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     source: Path | None = None
+    routing: Mapping[str, Any] = field(default_factory=dict)  # [routing], parsed by hub.routing.settings
 
     @property
     def cookie_secure(self) -> bool:
@@ -185,12 +186,19 @@ def load_settings(
         queues=queues,
         channels=tuple(channels),
         source=config_path,
+        routing=_table(raw.get("routing", {}), "[routing]"),
     )
 
 
 def _positive(value: Any, where: str) -> Any:
     if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
         raise ConfigError(f"{where} must be a positive number (got {value!r})")
+    return value
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table")
     return value
 
 

@@ -31,6 +31,21 @@ CONTACT_RESTRICTED = "contact.restricted"
 CONTACT_RESTRICTION_LIFTED = "contact.restriction_lifted"
 CONTACT_ERASED = "contact.erased"
 CHANNEL_QUARANTINED = "channel.quarantined"
+# Routing (docs/routing.md, docs/events.md)
+CONVERSATION_QUEUE_CHANGED = "conversation.queue_changed"
+CONVERSATION_PRIORITY_CHANGED = "conversation.priority_changed"
+CONVERSATION_OFFERED = "conversation.offered"
+CONVERSATION_REQUEUED = "conversation.requeued"
+OFFER_ACCEPTED = "offer.accepted"
+OFFER_REJECTED = "offer.rejected"
+OFFER_TIMED_OUT = "offer.timed_out"
+OFFER_CANCELLED = "offer.cancelled"
+AGENT_PRESENCE_CHANGED = "agent.presence_changed"
+AGENT_UPDATED = "agent.updated"
+ESCALATION_TRIGGERED = "escalation.triggered"
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
+QUEUE_STATS = "queue.stats"
 
 EVENT_TYPES = frozenset(
     {
@@ -48,6 +63,20 @@ EVENT_TYPES = frozenset(
         CONTACT_RESTRICTION_LIFTED,
         CONTACT_ERASED,
         CHANNEL_QUARANTINED,
+        CONVERSATION_QUEUE_CHANGED,
+        CONVERSATION_PRIORITY_CHANGED,
+        CONVERSATION_OFFERED,
+        CONVERSATION_REQUEUED,
+        OFFER_ACCEPTED,
+        OFFER_REJECTED,
+        OFFER_TIMED_OUT,
+        OFFER_CANCELLED,
+        AGENT_PRESENCE_CHANGED,
+        AGENT_UPDATED,
+        ESCALATION_TRIGGERED,
+        SLA_WARNING,
+        SLA_BREACHED,
+        QUEUE_STATS,
     }
 )
 

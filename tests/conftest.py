@@ -132,6 +132,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
             ChannelConfig(type="api", name="shop", queue="billing", options={"token": API_TOKEN + "-shop"}),
         ),
         "outbound_allow_networks": ("127.0.0.0/8",),
+        # The router works in the background (assignments, queue.stats events); tests of other
+        # areas expect a quiet hub, so it is off unless a test passes its own ``routing``.
+        "routing": {"enabled": False},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

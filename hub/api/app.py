@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from hub.api import (
+    agents,
     auth,
     channel_admin,
     channels,
@@ -20,6 +21,7 @@ from hub.api import (
     pages,
     privacy,
     queues,
+    routing_moves,
     webchat_agent,
     webhooks,
     widget,
@@ -36,6 +38,7 @@ from hub.config import Settings
 from hub.inbox.adapter_context import adapter_context
 from hub.inbox.service import Inbox
 from hub.net import DestinationPolicy, create_http_session
+from hub.routing.settings import parse_routing
 from hub.services import Services
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, services: Services | None = None) -> web.Application:
     """The hub's HTTP application; resources start and stop with it."""
+    parse_routing(settings)  # a mistake in [[queues]] or [routing] stops the start here, with its key
     app = web.Application(middlewares=[problem_middleware], client_max_size=settings.max_body_bytes)
     app[SERVICES] = services or build_services(settings)
     app.cleanup_ctx.append(_database)
@@ -53,6 +57,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(workers.outbox_dispatcher)
     app.cleanup_ctx.append(workers.snoozer)
     app.cleanup_ctx.append(workers.quarantine_retention)
+    app.cleanup_ctx.append(workers.router)
     app.cleanup_ctx.append(auth.login_limit)
     app.router.add_routes(health.routes)
     app.router.add_routes(channels.routes)
@@ -65,6 +70,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(consents.routes)
     app.router.add_routes(privacy.routes)
     app.router.add_routes(queues.routes)
+    app.router.add_routes(agents.routes)
+    app.router.add_routes(routing_moves.routes)
     app.router.add_routes(openapi.routes)
     webhooks.add_webhook_routes(app, ADAPTER_TYPES)
     app.router.add_routes(webchat_agent.routes)

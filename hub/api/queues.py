@@ -11,14 +11,20 @@ from sqlalchemy import case, func, select
 from hub.api.guard import authenticate
 from hub.api.jsonio import json_response
 from hub.api.keys import SERVICES
+from hub.api.queue_stats_schema import RoutingStats, typed
 from hub.api.spec import operation
 from hub.db.models import Conversation, Queue, QueueMember, utcnow
+from hub.routing.stats import stored_stats
 
 routes = web.RouteTableDef()
 
 
 class QueueStats(msgspec.Struct):
     """A queue now: open conversations, those no agent holds yet, and the longest wait.
+
+    ``routing`` holds the router's live statistics (waiting by priority and channel,
+    agents, SLA at risk, service level, ASA, abandonment, handle time, offers, staffing
+    advice), refreshed every ``[routing] stats_interval``; see docs/routing.md.
 
     ``oldest_waiting_seconds`` is how long the customer of the open conversation that
     has waited longest for an answer has waited (null when nobody waits).
@@ -31,6 +37,8 @@ class QueueStats(msgspec.Struct):
     waiting: int
     oldest_waiting_seconds: int | None
     members: int
+    routing: RoutingStats | None = None  # live routing statistics (docs/routing.md), null until computed
+    routing_computed_at: datetime | None = None
 
 
 class QueueList(msgspec.Struct):
@@ -80,6 +88,7 @@ async def list_queues(request: web.Request) -> web.Response:
     now = utcnow()
     async with services.sessions() as session:
         rows = (await session.execute(stmt)).all()
+    routing = await stored_stats(services)
     items = [
         QueueStats(
             id=queue_id,
@@ -89,6 +98,8 @@ async def list_queues(request: web.Request) -> web.Response:
             waiting=int(waiting or 0),
             oldest_waiting_seconds=_seconds_since(oldest, now),
             members=int(member_count or 0),
+            routing=typed(routing[queue_id][0]) if queue_id in routing else None,
+            routing_computed_at=routing[queue_id][1] if queue_id in routing else None,
         )
         for queue_id, name, open_count, unassigned, waiting, oldest, member_count in rows
     ]

@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.api.keys import ADAPTERS, DISPATCHER, SERVICES
+from hub.api.keys import ADAPTERS, DISPATCHER, ROUTING, SERVICES
+from hub.channels.base import ChannelAdapter
 from hub.inbox.outbox import Dispatcher
 from hub.inbox.quarantine import QuarantineRetention
 from hub.inbox.snoozer import Snoozer
+from hub.routing.service import RoutingService, channel_infos
+from hub.routing.settings import parse_routing
 
 
 async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
@@ -47,3 +50,16 @@ async def quarantine_retention(app: web.Application) -> AsyncIterator[None]:
     await worker.start()
     yield
     await worker.aclose()
+
+
+async def router(app: web.Application) -> AsyncIterator[None]:
+    """Routing in this process: it routes while it holds the router lease (docs/routing.md)."""
+    services = app[SERVICES]
+    settings = parse_routing(services.settings).with_ids(services.queues)
+    adapters: dict[str, ChannelAdapter] = app[ADAPTERS]
+    service = RoutingService(services, settings, channel_infos(services, adapters))
+    app[ROUTING] = service
+    if settings.enabled:
+        await service.start()
+    yield
+    await service.aclose()

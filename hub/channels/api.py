@@ -99,7 +99,7 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
 
 class ApiChannel(ChannelAdapter):
     type = "api"
-    capabilities = Capabilities(max_text_length=100_000, html=True, attachments=True)
+    capabilities = Capabilities(max_text_length=100_000, html=True, attachments=True, media="messaging")
 
     def __init__(self, config: Any, context: Any) -> None:
         super().__init__(config, context)

@@ -21,6 +21,7 @@ from multidict import CIMultiDictProxy
 from hub.config import ChannelConfig, Settings
 from hub.errors import HubError
 from hub.messages import InboundMessage, OutboundMessage, StatusEvent
+from hub.routing.model import Media
 
 LengthUnit = Literal["characters", "utf16"]
 Overflow = Literal["refuse", "split"]
@@ -70,6 +71,8 @@ class Capabilities:
     reactions: bool = False
     read_receipts: bool = False
     realtime: bool = False  # offered to agents (chat, voice) rather than assigned directly
+    # The capacity an agent's conversation on this channel counts against (docs/routing.md).
+    media: Media = "messaging"
 
 
 class TransientChannelError(HubError):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from hub.cli import channels, demo, email, migrate, serve, users
+from hub.cli import channels, demo, email, erlang, migrate, serve, simulate, users
 from hub.errors import HubError
 
 # Each module adds its sub-parser and sets ``func`` on it.
@@ -17,6 +17,8 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     demo.register,
     channels.register,
     email.register,
+    erlang.register,
+    simulate.register,
 )
 
 

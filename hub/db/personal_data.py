@@ -125,6 +125,11 @@ PERSONAL: tuple[PersonalColumn, ...] = (
     PersonalColumn("users", "email", "user", "the user's login email", "users.id"),
     PersonalColumn("users", "name", "user", "the user's name", "users.id"),
     PersonalColumn("users", "password_hash", "user", "argon2 hash of the user's password", "users.id"),
+    # Routing: an agent's presence is a record of their working time.
+    PersonalColumn("routing_agents", "presence", "user", "the agent's presence (available, away, offline)",
+                   "routing_agents.user_id"),
+    PersonalColumn("routing_agents", "presence_reason", "user", "why the presence last changed",
+                   "routing_agents.user_id"),
 )
 
 # What erasure does with a record table's rows once its personal columns are found:
@@ -186,6 +191,18 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
     RecordTable(
         "conversation_ratings", "conversation_ratings.conversation_id -> conversations.contact_id", "scrub",
         "satisfaction ratings (the score stays for statistics, the comment goes)",
+    ),
+    RecordTable(
+        "routing_entries", "routing_entries.conversation_id -> conversations.contact_id", "keep",
+        "how routing holds the conversations (queue, state, times)",
+    ),
+    RecordTable(
+        "routing_offers", "routing_offers.conversation_id -> conversations.contact_id", "keep",
+        "offers of the conversations to agents (ids, states, times)",
+    ),
+    RecordTable(
+        "routing_sla", "routing_sla.conversation_id -> conversations.contact_id", "keep",
+        "SLA clocks of the conversations (states, times)",
     ),
 )
 
@@ -253,6 +270,19 @@ NOT_PERSONAL: dict[str, str] = {
     "audit_log.object_type": "kind of object",
     "audit_log.object_id": "id of the object",
     "audit_log.data": "ids and names of configuration, never customer data",
+    "routing_agents.capacity": "conversations per medium an agent may hold (configuration)",
+    "routing_entries.state": "routing state",
+    "routing_entries.media": "medium of the conversation's channel",
+    "routing_entries.channel": "configured channel name",
+    "routing_leases.name": "lease name",
+    "routing_leases.holder": "host name and process id of a hub process",
+    "routing_offers.state": "offer state",
+    "routing_outcomes.kind": "outcome type",
+    "routing_outcomes.media": "medium",
+    "routing_queue_stats.data": "counts and durations per queue, no ids of people",
+    "routing_sla.policy": "configured SLA policy name",
+    "routing_sla.state": "SLA state",
+    "routing_sla.target": "SLA target name",
 }
 
 

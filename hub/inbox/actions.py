@@ -36,7 +36,7 @@ from hub.db.models import (
     utcnow,
 )
 from hub.db.upsert import insert_ignore
-from hub.errors import Conflict, Forbidden, ValidationFailed
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.events import Event
 from hub.inbox import outbound_rules
 from hub.inbox.ingest import attachment_row
@@ -47,6 +47,13 @@ from hub.validation import ensure_storable
 STATUSES = ("open", "pending", "snoozed", "resolved")
 NOTE_STATUS = "note"  # the status of a private note: stored, never sent
 MAX_BODY_LENGTH = 100_000
+
+
+class AnyAssignee:
+    """``assign(expect=...)``'s default: whoever holds the conversation now."""
+
+
+ANY_ASSIGNEE = AnyAssignee()
 
 
 def endpoint_by_id(services: Services, channel_id: int) -> Endpoint | None:
@@ -72,22 +79,27 @@ def conversation_event(
     )
 
 
-async def load_conversation(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
+async def load_conversation(session: AsyncSession, principal: Principal | None, conversation_id: int) -> Conversation:
     """The conversation, row-locked for the transaction on PostgreSQL; 404 unless visible.
 
     ``FOR NO KEY UPDATE``: serializes changes to the row but lets concurrent ingests
-    insert messages that reference it.
+    insert messages that reference it. ``principal`` None is the hub itself (routing),
+    which sees every conversation.
     """
     conversation = (
         await session.execute(
             select(Conversation).where(Conversation.id == conversation_id).with_for_update(key_share=True)
         )
     ).scalar_one_or_none()
+    if principal is None:
+        if conversation is None:
+            raise NotFound("no such conversation")
+        return conversation
     return ensure_conversation_visible(principal, conversation)
 
 
 def _timeline(
-    conversation: Conversation, kind: str, principal: Principal, now: datetime,
+    conversation: Conversation, kind: str, principal: Principal | None, now: datetime,
     *, message_id: int | None = None, data: dict[str, Any] | None = None,
 ) -> TimelineEntry:
     return TimelineEntry(
@@ -95,7 +107,7 @@ def _timeline(
         conversation_id=conversation.id,
         channel_id=conversation.channel_id,
         kind=kind,
-        actor_user_id=principal.user_id,
+        actor_user_id=principal.user_id if principal is not None else None,
         message_id=message_id,
         occurred_at=now,
         data=data or {},
@@ -266,61 +278,85 @@ async def _store_attachments(
 
 async def assign(
     services: Services,
-    principal: Principal,
+    principal: Principal | None,
     conversation_id: int,
     agent_id: int | None,
     *,
     now: datetime | None = None,
+    unit: Unit | None = None,
+    expect: int | None | AnyAssignee = ANY_ASSIGNEE,
+    reason: str | None = None,
 ) -> Conversation:
     """Assign the conversation to ``agent_id`` (None: unassign) and return it.
 
     Agents may take a conversation they see when it is unassigned (409 when a
     colleague holds it) and may unassign themselves; supervisors and admins assign
     any active user. Assigning the current assignee again changes nothing.
+
+    ``principal`` None is the hub itself (routing): no role checks, no actor. ``expect``
+    (routing) makes it a compare-and-set: 409 unless the current assignee is that one.
+    ``reason`` (e.g. ``routed``, ``offer_accepted``, ``requeued``) goes into the event.
+    ``unit`` runs it inside the caller's transaction.
     """
     now = now or utcnow()
-    async with services.transaction() as unit:
-        session = unit.session
-        conversation = await load_conversation(session, principal, conversation_id)
-        previous = conversation.assignee_id
-        if principal.role is Role.AGENT:
-            if agent_id is not None and agent_id != principal.user_id:
-                raise Forbidden("agents may only assign conversations to themselves")
-            if agent_id is None and previous not in (None, principal.user_id):
-                raise Forbidden("agents may only unassign themselves")
-            if agent_id is not None and previous not in (None, agent_id):
-                raise Conflict("the conversation is assigned to someone else; ask a supervisor to reassign it")
-        elif agent_id is not None:
-            user = await session.get(User, agent_id)
-            if user is None or not user.active:
-                raise ValidationFailed(f"there is no active user with id {agent_id}")
-        if previous == agent_id:
-            return conversation
-        # Compare-and-set: SQLite reads outside the write lock, so the update re-checks.
-        unchanged = (
-            Conversation.assignee_id.is_(None) if previous is None else Conversation.assignee_id == previous
-        )
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation.id, unchanged)
-                .values(assignee_id=agent_id, updated_at=now)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        if result.rowcount != 1:
-            raise Conflict("the conversation was reassigned meanwhile; reload it and try again")
-        await session.refresh(conversation)
-        session.add(_timeline(conversation, "assigned", principal, now, data={"from": previous, "to": agent_id}))
-        unit.emit(
-            conversation_event(
-                ev.CONVERSATION_ASSIGNED,
-                conversation,
-                {"previous_assignee_id": previous, "assignee_id": agent_id, "by_user_id": principal.user_id},
-                now,
-            )
-        )
+    if unit is None:
+        async with services.transaction() as own:
+            return await _assign(own, principal, conversation_id, agent_id, now, expect, reason)
+    return await _assign(unit, principal, conversation_id, agent_id, now, expect, reason)
+
+
+async def _assign(
+    unit: Unit,
+    principal: Principal | None,
+    conversation_id: int,
+    agent_id: int | None,
+    now: datetime,
+    expect: int | None | AnyAssignee,
+    reason: str | None,
+) -> Conversation:
+    session = unit.session
+    conversation = await load_conversation(session, principal, conversation_id)
+    previous = conversation.assignee_id
+    if not isinstance(expect, AnyAssignee) and previous != expect:
+        raise Conflict("the conversation's assignee changed meanwhile")
+    if principal is not None and principal.role is Role.AGENT:
+        if agent_id is not None and agent_id != principal.user_id:
+            raise Forbidden("agents may only assign conversations to themselves")
+        if agent_id is None and previous not in (None, principal.user_id):
+            raise Forbidden("agents may only unassign themselves")
+        if agent_id is not None and previous not in (None, agent_id):
+            raise Conflict("the conversation is assigned to someone else; ask a supervisor to reassign it")
+    if (principal is None or principal.role is not Role.AGENT) and agent_id is not None:
+        user = await session.get(User, agent_id)
+        if user is None or not user.active:
+            raise ValidationFailed(f"there is no active user with id {agent_id}")
+    if previous == agent_id:
+        return conversation
+    # Compare-and-set: SQLite reads outside the write lock, so the update re-checks.
+    unchanged = (
+        Conversation.assignee_id.is_(None) if previous is None else Conversation.assignee_id == previous
+    )
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation.id, unchanged)
+            .values(assignee_id=agent_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        raise Conflict("the conversation was reassigned meanwhile; reload it and try again")
+    await session.refresh(conversation)
+    session.add(_timeline(conversation, "assigned", principal, now, data={"from": previous, "to": agent_id}))
+    data: dict[str, Any] = {
+        "previous_assignee_id": previous,
+        "assignee_id": agent_id,
+        "by_user_id": principal.user_id if principal is not None else None,
+    }
+    if reason is not None:
+        data["reason"] = reason
+    unit.emit(conversation_event(ev.CONVERSATION_ASSIGNED, conversation, data, now))
     return conversation
 
 

@@ -1,5 +1,7 @@
-"""Routing: which agent answers what, and when something must escalate.
+"""Routing: which agent answers what, and when something must escalate (docs/routing.md).
 
-The engine (queues, skills, capacity, presence, escalation, SLA) is built by the
-routing issue; until then conversations wait unassigned in their queue.
+``engine`` is the pure core (state in, decisions out, time passed in); ``service`` runs
+it in the process that holds the router lease, ``router`` keeps it in line with the
+database and ``apply`` carries its decisions out through the inbox actions. ``sla``,
+``calendar``, ``erlang`` and ``simulate`` are pure as well.
 """

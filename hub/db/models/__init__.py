@@ -15,6 +15,15 @@ from hub.db.models.intake import ChannelState, QuarantinedItem
 from hub.db.models.people import Company, Contact, ContactIdentity
 from hub.db.models.privacy import ConsentRecord
 from hub.db.models.records import EventRecord, IdempotencyKey, OutboxItem, TimelineEntry
+from hub.db.models.routing import (
+    QueueStatsSnapshot,
+    RoutingAgent,
+    RoutingEntry,
+    RoutingLease,
+    RoutingOffer,
+    RoutingOutcome,
+    SlaClock,
+)
 from hub.db.models.staff import (
     ApiToken,
     AuditEntry,
@@ -48,6 +57,13 @@ __all__ = [
     "QuarantinedItem",
     "Queue",
     "QueueMember",
+    "QueueStatsSnapshot",
+    "RoutingAgent",
+    "RoutingEntry",
+    "RoutingLease",
+    "RoutingOffer",
+    "RoutingOutcome",
+    "SlaClock",
     "Tag",
     "ThreadKey",
     "TimelineEntry",

@@ -49,6 +49,7 @@ class EventRecord(Base):
 
 
 Index("ix_events_occurred_at", EventRecord.occurred_at)
+Index("ix_events_conversation_id", EventRecord.conversation_id, EventRecord.id)  # SLA folds one conversation's log
 
 
 class OutboxItem(Base):
