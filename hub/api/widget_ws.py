@@ -33,6 +33,8 @@ HELLO_TIMEOUT_SECONDS = 10.0
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_HELLO = 4400
+CLOSE_TOO_MANY_FRAMES = 4429
+FRAMES_PER_MINUTE = 120  # typing, read receipts and messages together; a widget sends far fewer
 
 routes = web.RouteTableDef()
 _encoder = msgspec.json.Encoder()
@@ -135,9 +137,18 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, adapter: Webch
         connection.last_message_id = max((m["id"] for m in messages), default=0)
         await ws.send_str(_encoder.encode(ready).decode())
         sender = asyncio.create_task(connection.run_sender(), name=f"webchat-visitor-{visitor.id}")
+        loop = asyncio.get_running_loop()
+        window_start, frames = loop.time(), 0
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
                 continue
+            now = loop.time()
+            if now - window_start >= 60:
+                window_start, frames = now, 0
+            frames += 1
+            if frames > FRAMES_PER_MINUTE:
+                await ws.close(code=CLOSE_TOO_MANY_FRAMES, message=b"too many frames")
+                break
             try:
                 frame = decode_frame(msg.data)
             except HubError as exc:

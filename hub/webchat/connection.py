@@ -85,6 +85,7 @@ class VisitorConnection:
         self._typing = False
         self._own: set[int] = set()  # ids of messages this socket sent: acked, no need to echo
         self._submitting = 0
+        self._seen_up_to: dict[DeliveryStatus, int] = {}
         self._submitted = asyncio.Event()  # set while no submit waits for its ingest
         self._submitted.set()
 
@@ -177,7 +178,9 @@ class VisitorConnection:
                 await self._typing_frame(frame.typing)
             elif isinstance(frame, Read | Delivered):
                 status = DeliveryStatus.READ if isinstance(frame, Read) else DeliveryStatus.DELIVERED
-                await signals.visitor_saw(self.services, self.conversation_ids, frame.up_to, status)
+                if frame.up_to > self._seen_up_to.get(status, 0):  # a repeat changes nothing: no query
+                    self._seen_up_to[status] = frame.up_to
+                    await signals.visitor_saw(self.services, self.conversation_ids, frame.up_to, status)
             elif isinstance(frame, Rate):
                 await signals.rate(self.services, self.conversation_ids, frame.conversation_id, frame.score, frame.comment)
                 await self._write({"type": "rated", "conversation_id": frame.conversation_id, "score": frame.score})

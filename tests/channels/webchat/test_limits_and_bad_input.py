@@ -126,3 +126,14 @@ async def test_an_unknown_channel_is_404(client: Client) -> None:
     assert resp.status == 404 and resp.content_type == "application/problem+json"
     resp = await client.get("/widget/web-form/config", headers=ORIGIN)  # an API channel, not a chat
     assert resp.status == 404
+
+
+async def test_a_socket_flooding_frames_is_closed(client: Client) -> None:
+    visitor = await Visitor.connect(client, (await start_session(client))["token"])
+    for _ in range(130):
+        if visitor.ws.closed:
+            break
+        await visitor.ws.send_json({"type": "typing", "typing": False})
+    while not visitor.ws.closed:
+        await visitor.ws.receive()
+    assert visitor.ws.close_code == 4429
