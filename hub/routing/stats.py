@@ -208,17 +208,18 @@ class StatsPublisher:
     async def publish(self, engine: Engine) -> None:
         """Write the current figures; an event for each queue whose figures changed."""
         payloads = await self.compute(engine)
+        changed = {q: p for q, p in payloads.items() if self._last.get(q) != p}
+        if not changed:
+            return
         now = self.clock()
         async with self.services.transaction() as unit:
             await self.lease.fence(unit.session)
-            for queue_id, payload in payloads.items():
-                if self._last.get(queue_id) == payload:
-                    continue
-                self._last[queue_id] = payload
+            for queue_id, payload in changed.items():
                 await unit.session.execute(delete(QueueStatsSnapshot).where(QueueStatsSnapshot.queue_id == queue_id))
                 unit.session.add(QueueStatsSnapshot(queue_id=queue_id, data=payload, computed_at=now))
                 unit.emit(Event(ev.QUEUE_STATS, queue_id=queue_id, occurred_at=now,
                                 data={**payload, "computed_at": now.isoformat()}))
+        self._last.update(changed)
 
 
 async def stored_stats(services: Services) -> dict[int, tuple[dict[str, Any], datetime]]:
