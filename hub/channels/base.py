@@ -179,6 +179,9 @@ class ChannelStorage(Protocol):
     async def known_message_ids(self, channel: str, provider_ids: Sequence[str]) -> set[str]:
         """Which of ``provider_ids`` the channel already holds (inbound or sent)."""
 
+    async def holds_messages(self, channel: str) -> bool:
+        """Whether the channel holds any message at all (a first import can skip dedupe work)."""
+
     def exclusive(self, name: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """Hold a cluster-wide lock named ``name`` (waits for it); the event is set if it is lost."""
 

@@ -136,6 +136,12 @@ class DbChannelStorage:
                 known.update(value for value in rows if value is not None)
         return known
 
+    async def holds_messages(self, channel: str) -> bool:
+        channel_id = self._channel_id(channel)
+        async with self.services.sessions() as session:
+            found = await session.scalar(select(Message.id).where(Message.channel_id == channel_id).limit(1))
+        return found is not None
+
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[asyncio.Event]:
         lost = asyncio.Event()

@@ -72,13 +72,18 @@ class MailImporter:
         self.max_attachment_bytes = context.settings.max_attachment_bytes
 
     async def import_many(self, mails: Sequence[FetchedMail]) -> dict[int, Outcome]:
-        """Import ``mails``; outcome per UID.
+        """Import ``mails``; outcome per UID."""
+        return await self.deliver_many(mails, await self.parse_many(mails))
 
-        All are parsed concurrently (in the worker processes), then handed to the inbox in
-        UID order, concurrently, so one group commit serves them and a reply in the same
-        chunk as the mail it answers threads onto it.
-        """
-        parsed = await asyncio.gather(*(self._parse(mail) for mail in mails))
+    async def parse_many(self, mails: Sequence[FetchedMail]) -> list[ParsedMail | UnparseableMail]:
+        """Parse ``mails`` concurrently in the worker processes."""
+        return list(await asyncio.gather(*(self._parse(mail) for mail in mails)))
+
+    async def deliver_many(
+        self, mails: Sequence[FetchedMail], parsed: Sequence[ParsedMail | UnparseableMail]
+    ) -> dict[int, Outcome]:
+        """Hand parsed mails to the inbox in UID order, concurrently, so one group commit
+        serves them and a reply in the same chunk as the mail it answers threads onto it."""
         outcomes = await asyncio.gather(*(self._deliver(mail, p) for mail, p in zip(mails, parsed, strict=True)))
         return {mail.uid: outcome for mail, outcome in zip(mails, outcomes, strict=True)}
 

@@ -31,6 +31,7 @@ from hub.channels.base import ChannelStorage
 from hub.channels.email.classify import KEY_HEADERS
 from hub.channels.email.imap import Envelope, FolderInfo, ImapError, ImapSession, imap_date
 from hub.channels.email.importer import MAX_TRIES, FetchedMail, MailImporter, Outcome, dedupe_key_of
+from hub.channels.email.parse import ParsedMail, UnparseableMail
 from hub.channels.email.settings import ImapSettings, since_date
 from hub.channels.email.uidranges import UidRanges
 
@@ -41,6 +42,19 @@ BODY_BYTES_PER_FETCH = 8 << 20
 BACKOFF_START = 1.0
 BACKOFF_CAP = 300.0
 FINISHED = (Outcome.IMPORTED, Outcome.DUPLICATE, Outcome.REPORTED, Outcome.SKIPPED)
+
+
+PIPELINE_DEPTH = 2  # chunks fetched ahead of the one being imported
+
+
+@dataclass
+class FetchedChunk:
+    """One chunk between the fetch and the import stage."""
+
+    uids: list[int]
+    decided: dict[int, Outcome]  # outcomes known before import (too large, known already)
+    mails: list[FetchedMail]
+    parsed: list[ParsedMail | UnparseableMail]
 
 
 class RetryLater(Exception):
@@ -262,7 +276,8 @@ class FolderWorker:
         prefilter = False
         if state.uidvalidity != info.uidvalidity:
             candidates = await self._window(session, info)
-            prefilter = True
+            # Known mails are skipped by a header-only fetch, unless the channel holds none.
+            prefilter = bool(candidates) and await self.storage.holds_messages(self.channel)
         else:
             candidates = [u for u in await session.search("UID", f"{state.last_uid + 1}:*") if u > state.last_uid]
         if gap_check:
@@ -323,22 +338,55 @@ class FolderWorker:
         return gaps
 
     async def _process(self, session: ImapSession, uids: list[int], *, prefilter: bool) -> None:
+        """Fetch and import ``uids`` chunk by chunk, the next fetch overlapping this import.
+
+        The fetch stage (envelopes, bodies, parsing in the worker processes) runs up to
+        ``PIPELINE_DEPTH`` chunks ahead of the import stage (ingest, after-import
+        action, saved state), which takes the chunks in order.
+        """
         batch = self.imap.fetch_batch
-        for start in range(0, len(uids), batch):
-            chunk = uids[start : start + batch]
-            outcomes = await self.process_chunk(session, chunk, prefilter=prefilter)
-            finished = [uid for uid, outcome in outcomes.items() if outcome in FINISHED]
-            if finished:
-                await self._after_import(session, finished)
-            self.state.advance(chunk)
-            await self._save()
-            if any(outcome is Outcome.RETRY for outcome in outcomes.values()):
-                raise RetryLater("some mail could not be imported yet; trying again shortly")
+        chunks = [uids[start : start + batch] for start in range(0, len(uids), batch)]
+        ready: asyncio.Queue[FetchedChunk | None] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
+
+        async def fetch_all() -> None:
+            for chunk in chunks:
+                await ready.put(await self.fetch_chunk(session, chunk, prefilter=prefilter))
+            await ready.put(None)
+
+        fetcher = asyncio.create_task(fetch_all(), name=f"email:{self.channel}:{self.folder}:fetch")
+        try:
+            while True:
+                getting = asyncio.ensure_future(ready.get())
+                await asyncio.wait({getting, fetcher}, return_when=asyncio.FIRST_COMPLETED)
+                if not getting.done():
+                    getting.cancel()
+                    fetcher.result()  # the fetch stage failed: raise its error
+                    continue
+                fetched = getting.result()
+                if fetched is None:
+                    break
+                outcomes = await self.import_chunk(fetched)
+                finished = [uid for uid, outcome in outcomes.items() if outcome in FINISHED]
+                if finished:
+                    await self._after_import(session, finished)
+                self.state.advance(fetched.uids)
+                await self._save()
+                if any(outcome is Outcome.RETRY for outcome in outcomes.values()):
+                    raise RetryLater("some mail could not be imported yet; trying again shortly")
+        finally:
+            fetcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetcher
 
     async def process_chunk(self, session: ImapSession, chunk: list[int], *, prefilter: bool) -> dict[int, Outcome]:
+        """Fetch and import one chunk (no after-import action, no saved state: backfill)."""
+        return await self.import_chunk(await self.fetch_chunk(session, chunk, prefilter=prefilter))
+
+    async def fetch_chunk(self, session: ImapSession, chunk: list[int], *, prefilter: bool) -> FetchedChunk:
+        """Envelopes, then bodies of the mails worth importing, parsed in the worker processes."""
         state = self.state
         envelopes = await session.envelopes(chunk)
-        outcomes: dict[int, Outcome] = {}
+        decided: dict[int, Outcome] = {}
         for uid in chunk:
             if uid not in envelopes:  # expunged meanwhile (deleted in another client)
                 state.done.add(uid)
@@ -348,25 +396,33 @@ class FolderWorker:
             if envelope is None:
                 continue
             if envelope.size > self.max_message_bytes:
-                outcomes[uid] = await self._too_large(session, envelope)
+                decided[uid] = await self._too_large(session, envelope)
             else:
                 wanted.append(envelope)
         if prefilter and wanted:
-            wanted = await self._skip_known(session, wanted, outcomes)
+            wanted = await self._skip_known(session, wanted, decided)
+        mails: list[FetchedMail] = []
         for group in _by_size(wanted, BODY_BYTES_PER_FETCH):
             bodies = await session.bodies([e.uid for e in group])
-            fetched = [
-                FetchedMail(e.uid, bodies[e.uid], e.internaldate, self._source(e.uid)) for e in group if e.uid in bodies
-            ]
             for envelope in group:
-                if envelope.uid not in bodies:
+                if envelope.uid in bodies:
+                    mails.append(FetchedMail(envelope.uid, bodies[envelope.uid], envelope.internaldate,
+                                             self._source(envelope.uid)))
+                else:
                     state.done.add(envelope.uid)  # expunged between the two fetches
-            results = await self.importer.import_many(fetched)
-            for mail in fetched:
-                outcome = results[mail.uid]
-                if outcome is Outcome.RETRY:
-                    outcome = await self._retry_or_give_up(mail)
-                outcomes[mail.uid] = outcome
+        parsed = await self.importer.parse_many(mails)
+        return FetchedChunk(chunk, decided, mails, parsed)
+
+    async def import_chunk(self, fetched: FetchedChunk) -> dict[int, Outcome]:
+        """Hand a fetched chunk to the inbox and record each mail's outcome."""
+        state = self.state
+        outcomes = dict(fetched.decided)
+        results = await self.importer.deliver_many(fetched.mails, fetched.parsed)
+        for mail in fetched.mails:
+            outcome = results[mail.uid]
+            if outcome is Outcome.RETRY:
+                outcome = await self._retry_or_give_up(mail)
+            outcomes[mail.uid] = outcome
         for uid, outcome in outcomes.items():
             if outcome is not Outcome.RETRY:
                 state.done.add(uid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 from email.header import decode_header
 from email.message import Message
 from html import unescape
@@ -66,14 +67,56 @@ def clean_text(value: str) -> str:
     return _CONTROL.sub("", value)
 
 
-def part_text(part: Message) -> str:
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """What a part's Content-Type and Content-Disposition say, read once."""
+
+    content_type: str
+    params: dict[str, str]
+    disposition: str | None
+    filename: str | None
+
+    @property
+    def charset(self) -> str | None:
+        return self.params.get("charset")
+
+
+def part_info(part: Message) -> PartInfo:
+    """Content type (lower case, defaulting as RFC 2045 says), parameters, disposition, file name."""
+    content_type = part.get_default_type()
+    params: dict[str, str] = {}
+    try:
+        header = part.get("content-type")
+        if header is not None:
+            declared = str(getattr(header, "content_type", "") or "").lower()
+            if declared.count("/") == 1:
+                content_type = declared
+            params = {str(k).lower(): str(v) for k, v in dict(getattr(header, "params", {}) or {}).items()}
+    except Exception:  # a header the registry cannot read: treat the part as plain text
+        content_type = "text/plain"
+    disposition: str | None = None
+    filename: str | None = None
+    try:
+        header = part.get("content-disposition")
+        if header is not None:
+            disposition = str(getattr(header, "content_disposition", "") or "").lower() or None
+            raw_name = dict(getattr(header, "params", {}) or {}).get("filename")
+            filename = str(raw_name) if raw_name else None
+    except Exception:
+        disposition = None
+    if filename is None and params.get("name"):
+        filename = params["name"]
+    return PartInfo(content_type, params, disposition, filename or None)
+
+
+def part_text(part: Message, charset: str | None = None) -> str:
     """The decoded text of a leaf part, whatever its transfer encoding and charset; ``\n`` line ends."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         raw = part.get_payload()
         text = raw if isinstance(raw, str) else ""
     else:
-        text = decode_bytes(payload, part.get_content_charset())
+        text = decode_bytes(payload, charset if charset is not None else part.get_content_charset())
     return clean_text(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
@@ -86,26 +129,41 @@ def part_bytes(part: Message) -> bytes:
     return raw.encode("utf-8", errors="replace") if isinstance(raw, str) else b""
 
 
+def raw_header(message: Message, name: str) -> str | None:
+    """The first ``name`` header as it arrived (folded, encoded), or None. No parsing."""
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
+
+
+def raw_headers(message: Message, name: str) -> list[str]:
+    """Every ``name`` header as it arrived."""
+    wanted = name.lower()
+    return [str(value) for key, value in message.raw_items() if key.lower() == wanted]
+
+
+def unraw(value: str) -> str:
+    """A raw header value as text: 8-bit bytes (kept as surrogates by the parser) decoded."""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return decode_bytes(value.encode("utf-8", "surrogateescape"), "utf-8")
+    return value
+
+
 def header_text(message: Message, name: str) -> str | None:
-    """A header's decoded value (RFC 2047), or None; never raises on malformed input."""
-    try:
-        value = message.get(name)
-    except Exception:  # the header registry raises on some malformed input
-        value = None
-        for key, raw in message.raw_items():
-            if key.lower() == name.lower():
-                value = raw
-                break
+    """A header's decoded value (RFC 2047, raw UTF-8, broken charsets), or None; never raises.
+
+    Read from the raw value rather than through the header registry of
+    ``policy.default``, which parses a header anew on every access (most of parsing
+    time) and decodes unknown charsets to replacement characters.
+    """
+    value = raw_header(message, name)
     if value is None:
         return None
-    text = str(value) if not isinstance(value, str) else value
+    text = unraw(value)
     if "=?" in text:
-        text = decode_words(text)
-    elif "\ufffd" in text:
-        # The registry decoded an encoded word in a charset it does not know: do it ourselves.
-        source = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
-        if isinstance(source, str) and "=?" in source:
-            text = decode_words(" ".join(source.split()))
+        text = decode_words(" ".join(text.split()))
     return " ".join(clean_text(text).split()) or None
 
 

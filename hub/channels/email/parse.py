@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
@@ -26,12 +26,17 @@ from hub.channels.email.classify import (
     normalize_message_id,
 )
 from hub.channels.email.mime import (
+    PartInfo,
     decode_words,
     header_text,
     html_to_text,
     part_bytes,
+    part_info,
     part_text,
+    raw_header,
+    raw_headers,
     safe_filename,
+    unraw,
 )
 from hub.channels.email.quotes import quote_start, split_html_quote
 from hub.crm_link import identities
@@ -142,19 +147,23 @@ def parse_mail(raw: bytes, *, max_attachment_bytes: int, use_reply_to: bool = Tr
         attachments=tuple(attachments),
         dropped_attachments=tuple(dropped),
         classification=classification,
-        loop_markers=tuple(v.lower() for v in (message.get_all("X-Loop") or []) if isinstance(v, str)),
+        loop_markers=tuple(" ".join(v.split()).lower() for v in raw_headers(message, "X-Loop")),
     )
 
 
 def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
-    """(display name, address) pairs of an address header, tolerant of broken syntax."""
-    values: list[str] = []
-    try:
-        values = [str(v) for v in message.get_all(name) or []]
-    except Exception:
-        values = [raw for key, raw in message.raw_items() if key.lower() == name.lower()]
-    pairs = getaddresses([decode_words(v) if "=?" in v else v for v in values])
-    return [(display.strip(), address.strip()) for display, address in pairs if address.strip()]
+    """(display name, address) pairs of an address header, tolerant of broken syntax.
+
+    Split first, decode the names after: a decoded name may hold the comma or quote
+    that separates addresses.
+    """
+    values = [" ".join(unraw(v).split()) for v in raw_headers(message, name)]
+    pairs = getaddresses(values)
+    return [
+        (decode_words(display).strip() if "=?" in display else display.strip(), address.strip())
+        for display, address in pairs
+        if address.strip()
+    ]
 
 
 def _valid_email(address: str) -> str | None:
@@ -210,49 +219,45 @@ def _synthetic_id(message: Message, raw: bytes) -> str:
 
 
 def _bodies(message: Message, max_attachment_bytes: int) -> tuple[str, str | None, list[Attachment], list[str]]:
-    """Text, HTML, attachments and the names of attachments dropped for size."""
-    plain_part: Message | None = None
-    html_part: Message | None = None
-    if isinstance(message, EmailMessage):
-        try:
-            plain_part = message.get_body(preferencelist=("plain",))
-            html_part = message.get_body(preferencelist=("html",))
-        except Exception:
-            plain_part = html_part = None
-    if plain_part is None and html_part is None and not message.is_multipart():
-        if message.get_content_maintype() == "text" and message.get_content_subtype() != "html":
-            plain_part = message
-        elif message.get_content_type() == "text/html":
-            html_part = message
+    """Text, HTML, attachments and the names of attachments dropped for size.
 
-    text = part_text(plain_part) if plain_part is not None else ""
-    html = part_text(html_part) if html_part is not None else None
+    The first inline text/plain leaf is the text and the first inline text/html leaf
+    the HTML (what ``EmailMessage.get_body`` picks for multipart/alternative and
+    /related); further inline text parts are appended to the text; every other leaf
+    is an attachment.
+    """
+    leaves = [(part, part_info(part)) for part in _leaves(message)]
+    plain: tuple[Message, PartInfo] | None = None
+    html_leaf: tuple[Message, PartInfo] | None = None
+    for part, info in leaves:
+        if info.disposition == "attachment" or info.filename is not None:
+            continue
+        if info.content_type == "text/plain" and plain is None:
+            plain = (part, info)
+        elif info.content_type == "text/html" and html_leaf is None:
+            html_leaf = (part, info)
+    text = part_text(plain[0], plain[1].charset) if plain is not None else ""
+    html = part_text(html_leaf[0], html_leaf[1].charset) if html_leaf is not None else None
     attachments: list[Attachment] = []
     dropped: list[str] = []
     extra_text: list[str] = []
-    for index, part in enumerate(_leaves(message)):
-        if part is plain_part or part is html_part:
+    for index, (part, info) in enumerate(leaves):
+        if (plain is not None and part is plain[0]) or (html_leaf is not None and part is html_leaf[0]):
             continue
-        content_type = part.get_content_type()
-        disposition = (part.get_content_disposition() or "").lower()
-        filename = _filename(part)
-        if content_type == "text/plain" and disposition != "attachment" and filename is None:
-            extra_text.append(part_text(part))
-            continue
-        if content_type == "text/html" and disposition != "attachment" and filename is None and html is None:
-            html = part_text(part)
+        inline = info.disposition != "attachment" and info.filename is None
+        if info.content_type == "text/plain" and inline:
+            extra_text.append(part_text(part, info.charset))
             continue
         if len(attachments) >= MAX_ATTACHMENTS:
-            dropped.append(filename or f"part-{index}")
+            dropped.append(info.filename or f"part-{index}")
             continue
-        content = _attachment_bytes(part)
-        name = safe_filename(filename, _fallback_name(part, index))
+        content = _attachment_bytes(part, info)
+        name = safe_filename(info.filename, _fallback_name(part, info, index))
         if len(content) > max_attachment_bytes:
             dropped.append(name)
             continue
-        content_id = normalize_message_id(str(part.get("Content-ID") or "")) or _bare_cid(part)
         attachments.append(
-            Attachment(filename=name, content_type=content_type[:255], content=content, content_id=content_id)
+            Attachment(filename=name, content_type=info.content_type[:255], content=content, content_id=_cid(part))
         )
     if extra_text:
         text = "\n\n".join([t for t in [text, *extra_text] if t.strip()])
@@ -265,7 +270,7 @@ def _leaves(message: Message) -> list[Message]:
     stack = [message]
     while stack:
         part = stack.pop()
-        if part.get_content_type() in ("message/rfc822", "message/global") and part is not message:
+        if part is not message and part.get_content_type() in ("message/rfc822", "message/global"):
             leaves.append(part)
             continue
         if part.is_multipart():
@@ -277,19 +282,8 @@ def _leaves(message: Message) -> list[Message]:
     return leaves
 
 
-def _filename(part: Message) -> str | None:
-    try:
-        name = part.get_filename()
-    except Exception:
-        name = None
-    if name is None:
-        raw = part.get_param("name", header="content-type")
-        name = raw if isinstance(raw, str) else None
-    return name or None
-
-
-def _attachment_bytes(part: Message) -> bytes:
-    if part.get_content_type() in ("message/rfc822", "message/global"):
+def _attachment_bytes(part: Message, info: PartInfo) -> bytes:
+    if info.content_type in ("message/rfc822", "message/global"):
         inner = part.get_payload()
         if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             try:
@@ -299,12 +293,11 @@ def _attachment_bytes(part: Message) -> bytes:
     return part_bytes(part)
 
 
-def _bare_cid(part: Message) -> str | None:
-    value = part.get("Content-ID")
+def _cid(part: Message) -> str | None:
+    value = raw_header(part, "Content-ID")
     if not value:
         return None
-    bare = str(value).strip().strip("<>").strip()
-    return bare[:255] or None
+    return normalize_message_id(value) or (value.strip().strip("<>").strip()[:255] or None)
 
 
 _EXTENSIONS = {
@@ -320,9 +313,9 @@ _EXTENSIONS = {
 }
 
 
-def _fallback_name(part: Message, index: int) -> str:
-    extension = _EXTENSIONS.get(part.get_content_type(), "bin")
-    if part.get_content_type() in ("message/rfc822", "message/global"):
+def _fallback_name(part: Message, info: PartInfo, index: int) -> str:
+    extension = _EXTENSIONS.get(info.content_type, "bin")
+    if info.content_type in ("message/rfc822", "message/global"):
         inner = part.get_payload()
         if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             subject = header_text(inner[0], "Subject")

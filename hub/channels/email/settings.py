@@ -209,11 +209,22 @@ def _imap(opts: _Options, address: str) -> ImapSettings:
         idle_renew_seconds=opts.number("idle_renew_seconds", 25 * 60, minimum=1),
         gap_check_seconds=opts.number("gap_check_seconds", 600, minimum=0.1),
         timeout=opts.number("imap_timeout", 60, minimum=1),
-        fetch_batch=opts.integer("fetch_batch", 50, minimum=1),
+        fetch_batch=_at_most(opts, "fetch_batch", opts.integer("fetch_batch", 100, minimum=1), MAX_FETCH_BATCH),
         first_sync_days=None if first_sync == "all" else int(first_sync),
         tls_verify=opts.flag("imap_tls_verify", True),
         ca_file=opts.text("imap_ca_file"),
     )
+
+
+# aioimaplib handles each received line in a nested call: a few thousand lines in one
+# network read would exceed Python's recursion limit, so a fetch stays well below.
+MAX_FETCH_BATCH = 500
+
+
+def _at_most(opts: _Options, key: str, value: int, limit: int) -> int:
+    if value > limit:
+        raise opts.error(key, f"must be at most {limit}")
+    return value
 
 
 def _smtp(opts: _Options) -> SmtpSettings:
