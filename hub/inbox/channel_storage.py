@@ -180,7 +180,7 @@ async def _acquire(dsn: str, key: int) -> asyncpg.Connection:
                 if await connection.fetchval("SELECT pg_try_advisory_lock($1)", key):
                     return connection
                 await asyncio.sleep(LOCK_RETRY_SECONDS)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("lock connection lost while waiting (%s); reconnecting", type(exc).__name__)
             with contextlib.suppress(Exception):
                 await connection.close(timeout=1)
@@ -195,7 +195,7 @@ async def _watch(connection: asyncpg.Connection, lost: asyncio.Event, name: str)
         await asyncio.sleep(LOCK_CHECK_SECONDS)
         try:
             await asyncio.wait_for(connection.fetchval("SELECT 1"), LOCK_CHECK_SECONDS)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        except Exception as exc:  # closed, terminated, unreachable: the lock may be gone
             log.error("lock %s lost with its database connection (%s)", name, type(exc).__name__)
             lost.set()
             return

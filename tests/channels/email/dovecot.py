@@ -25,7 +25,9 @@ listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/run
 log_path = {d}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{d}/server.pem
+ssl_key = <{d}/server.key
 first_valid_uid = 1
 first_valid_gid = 1
 disable_plaintext_auth = no
@@ -49,7 +51,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 """
@@ -57,13 +61,19 @@ service imap-login {{
 
 @dataclass(frozen=True)
 class Mailbox:
-    """A test user's IMAP account on the throw-away server."""
+    """A test user's IMAP account on the throw-away server.
+
+    ``port`` speaks plain IMAP (STARTTLS offered), ``tls_port`` IMAP over TLS; the
+    server's certificate is issued for 127.0.0.1 by the test CA in ``ca_file``.
+    """
 
     host: str
     port: int
     username: str
     password: str
     maildir: Path
+    tls_port: int
+    ca_file: Path
 
 
 def free_port() -> int:
@@ -80,6 +90,8 @@ class Dovecot:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()
+        self.tls_port = free_port()
+        self.ca_file = root / "ca.pem"
         self._free: list[tuple[str, str]] = []
 
     @staticmethod
@@ -104,8 +116,9 @@ class Dovecot:
         mail.mkdir(exist_ok=True)
         shutil.chown(mail, "dovecot", "dovecot")
         self._write_users(self.USERS_AT_START)
+        self._write_certificates()
         conf = self.root / "dovecot.conf"
-        conf.write_text(CONFIG.format(d=self.root, port=self.port))
+        conf.write_text(CONFIG.format(d=self.root, port=self.port, tls_port=self.tls_port))
         subprocess.run(
             [DOVECOT, "-c", str(conf)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
@@ -118,6 +131,15 @@ class Dovecot:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot did not listen on {self.port}: {self.log_tail()}")
+
+    def _write_certificates(self) -> None:
+        import trustme
+
+        ca = trustme.CA()
+        server = ca.issue_cert("127.0.0.1", "localhost")
+        server.private_key_pem.write_to_path(str(self.root / "server.key"))
+        (self.root / "server.pem").write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
+        ca.cert_pem.write_to_path(str(self.ca_file))
 
     def log_tail(self) -> str:
         log = self.root / "dovecot.log"
@@ -155,4 +177,6 @@ class Dovecot:
             self._write_users(self.USERS_AT_START)
             time.sleep(1.1)
         name, password = self._free.pop()
-        return Mailbox("127.0.0.1", self.port, name, password, self.root / "mail" / name)
+        return Mailbox(
+            "127.0.0.1", self.port, name, password, self.root / "mail" / name, self.tls_port, self.ca_file
+        )
