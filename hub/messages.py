@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class IdentityKind(enum.StrEnum):
@@ -72,6 +72,19 @@ class ThreadHint:
 
 
 @dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """An automatic first answer the adapter asks for, should this message open a conversation.
+
+    It is stored and queued in the same transaction as the message, so it goes out
+    exactly once; not to machine-written mail, not to a contact whose processing is
+    restricted, and not twice to one contact within ``min_interval``.
+    """
+
+    text: str
+    min_interval: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """A customer's message, normalized. ``provider_message_id`` makes ingest idempotent."""
 
@@ -93,6 +106,7 @@ class InboundMessage:
     # Set when a machine wrote it (``auto_reply``, ``bounce``, ``bulk``): it never gets an
     # automatic answer and does not reopen or re-queue its conversation.
     auto_submitted: str | None = None
+    acknowledgement: Acknowledgement | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,7 @@ class OutboundMessage:
     # Every thread key of the conversation, oldest first (email References).
     references: tuple[str, ...] = ()
     recipient_name: str | None = None
+    automatic: bool = False  # the hub wrote it (an acknowledgement), not an agent
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -28,6 +28,7 @@ from hub.blobs import BlobStore
 from hub.db.models import Blob
 from hub.db.upsert import insert_ignore
 from hub.events import Event
+from hub.inbox.acknowledge import Opened, acknowledge
 from hub.inbox.html import sanitize_html
 from hub.inbox.ingest_sql import STAMPED, IngestStatements, statements
 from hub.messages import Attachment, InboundMessage
@@ -88,6 +89,15 @@ async def ingest_batch(
         await _resolve_contacts(session, sql, fresh, now, stamp, events)
         await _thread(session, sql, fresh, now, stamp, events)
         await _store(session, sql, fresh, blobs, now, stamp, events)
+        opened = [
+            Opened(it.conversation_id, it.contact_id, it.endpoint.channel_id, it.endpoint.name, it.queue_id,
+                   it.message.acknowledgement)
+            for it in fresh
+            if it.new_conversation is not None and it.message.acknowledgement is not None
+            and it.message.auto_submitted is None and it.conversation_id is not None and it.contact_id is not None
+        ]
+        if opened:
+            events.extend(await acknowledge(session, opened, now))
     for it in items:
         if it.duplicate_of is not None:
             first = items[it.duplicate_of].result

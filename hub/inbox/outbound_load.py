@@ -135,6 +135,7 @@ async def load_outbound(
         tag=tag,
         references=tuple(keys),
         recipient_name=recipient_name,
+        automatic=message.auto_submitted == "auto_reply",
     )
     return adapter, outbound
 

@@ -84,7 +84,12 @@ def compose(
             references.append(parent)
     if references:
         mail["References"] = _checked("References", " ".join(bracketed(key) for key in references))
-    mail["Auto-Submitted"] = "no"  # a person wrote it (RFC 3834); auto-replies to it are expected
+    if message.automatic:
+        # RFC 3834: an automatic answer; Exchange's out-of-office assistants keep quiet on it.
+        mail["Auto-Submitted"] = "auto-replied"
+        mail["X-Auto-Response-Suppress"] = "All"
+    else:
+        mail["Auto-Submitted"] = "no"  # a person wrote it; auto-replies to it are expected
     mail.set_content(message.text)
     mail.add_alternative(message.html or text_to_html(message.text), subtype="html")
     for attachment in message.attachments:

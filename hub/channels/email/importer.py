@@ -20,6 +20,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
 from hub.channels.base import AdapterContext, ChannelStorage, QuarantineRecord
+from hub.channels.email.acknowledgement import Acknowledger
 from hub.channels.email.classify import dedupe_key
 from hub.channels.email.inbound import interpret
 from hub.channels.email.mime import header_text
@@ -70,6 +71,11 @@ class MailImporter:
         self.storage = storage
         self.pool = pool
         self.max_attachment_bytes = context.settings.max_attachment_bytes
+        self.acknowledger = (
+            Acknowledger(channel, settings.acknowledge, settings.acknowledge_template, settings.acknowledge_min_interval)
+            if settings.acknowledge
+            else None
+        )
 
     async def import_many(self, mails: Sequence[FetchedMail]) -> dict[int, Outcome]:
         """Import ``mails``; outcome per UID."""
@@ -107,6 +113,7 @@ class MailImporter:
             signer=self.signer,
             own_addresses=self.settings.own_addresses,
             received_at=mail.internaldate,
+            acknowledge=self.acknowledger,
         )
         if meaning.skipped is not None:
             log.info("channel %s: %s skipped (%s)", self.channel, mail.source, meaning.skipped)

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +21,14 @@ from hub.channels.email.parse import ParsedMail
 from hub.channels.email.tokens import Signer, strip_token
 from hub.crm_link import identities
 from hub.inbox.html import sanitize_html
-from hub.messages import DeliveryStatus, InboundMessage, Sender, StatusEvent, ThreadHint
+from hub.messages import (
+    Acknowledgement,
+    DeliveryStatus,
+    InboundMessage,
+    Sender,
+    StatusEvent,
+    ThreadHint,
+)
 
 LOOP = "loop"
 DELAY_REPORT = "delay_report"
@@ -43,6 +50,7 @@ def interpret(
     signer: Signer,
     own_addresses: Collection[str],
     received_at: datetime | None = None,
+    acknowledge: Callable[[ParsedMail], Acknowledgement] | None = None,
 ) -> Interpretation:
     """Decide what ``parsed`` becomes on ``channel``."""
     if signer.own_message(parsed.message_id) is not None or parsed.sender_address in own_addresses:
@@ -94,5 +102,7 @@ def interpret(
         received_at=received_at,
         quote_start=parsed.quote_start,
         auto_submitted=parsed.classification.kind,
+        # Asked for; the inbox writes it only if this mail opens a conversation.
+        acknowledgement=acknowledge(parsed) if acknowledge and parsed.classification.kind is None else None,
     )
     return Interpretation(message=message)

@@ -73,6 +73,9 @@ class EmailSettings:
     max_message_bytes: int
     imap: ImapSettings | None
     smtp: SmtpSettings | None
+    acknowledge: str | None = None  # language of the automatic acknowledgement (de, en), or None
+    acknowledge_template: str | None = None
+    acknowledge_min_interval: timedelta = timedelta(minutes=10)
 
     @property
     def domain(self) -> str:
@@ -164,6 +167,11 @@ def load_email_settings(config: ChannelConfig, *, max_attachment_bytes: int) -> 
     if imap is None and smtp is None:
         raise opts.error("imap_host", "or 'smtp_host' is required: the channel would neither receive nor send")
     reply_to = opts.address("reply_to")
+    acknowledge = opts.options.get("auto_acknowledge", False)
+    if acknowledge is not False and acknowledge not in ("de", "en"):
+        raise opts.error("auto_acknowledge", 'must be "de", "en" or false')
+    if acknowledge and smtp is None:
+        raise opts.error("auto_acknowledge", "needs smtp_host: acknowledgements are sent over SMTP")
     return EmailSettings(
         address=address,
         display_name=opts.text("display_name"),
@@ -173,6 +181,9 @@ def load_email_settings(config: ChannelConfig, *, max_attachment_bytes: int) -> 
         max_message_bytes=opts.integer("max_message_bytes", max(max_attachment_bytes * 2, 1 << 20), minimum=1024),
         imap=imap,
         smtp=smtp,
+        acknowledge=acknowledge or None,
+        acknowledge_template=opts.text("acknowledge_template"),
+        acknowledge_min_interval=timedelta(minutes=opts.number("acknowledge_min_interval_minutes", 10, minimum=0)),
     )
 
 
