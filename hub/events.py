@@ -46,6 +46,8 @@ ESCALATION_TRIGGERED = "escalation.triggered"
 SLA_WARNING = "sla.warning"
 SLA_BREACHED = "sla.breached"
 QUEUE_STATS = "queue.stats"
+CONTACT_MERGED = "contact.merged"
+CONTACT_UNMERGED = "contact.unmerged"
 
 EVENT_TYPES = frozenset(
     {
@@ -77,6 +79,8 @@ EVENT_TYPES = frozenset(
         SLA_WARNING,
         SLA_BREACHED,
         QUEUE_STATS,
+        CONTACT_MERGED,
+        CONTACT_UNMERGED,
     }
 )
 

@@ -12,16 +12,20 @@ from hub.api import (
     auth,
     channel_admin,
     channels,
+    companies,
     consents,
+    contact_record,
     contacts,
     conversation_actions,
     conversations,
     health,
+    merges,
     openapi,
     pages,
     privacy,
     queues,
     routing_moves,
+    timeline,
     webchat_agent,
     webhooks,
     widget,
@@ -67,6 +71,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(conversations.routes)
     app.router.add_routes(conversation_actions.routes)
     app.router.add_routes(contacts.routes)
+    app.router.add_routes(timeline.routes)
+    app.router.add_routes(contact_record.routes)
+    app.router.add_routes(merges.routes)
+    app.router.add_routes(companies.routes)
     app.router.add_routes(consents.routes)
     app.router.add_routes(privacy.routes)
     app.router.add_routes(queues.routes)

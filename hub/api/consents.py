@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hub.api import cursor
-from hub.api.contacts import load_contact
+from hub.api.contact_views import load_contact
 from hub.api.conversation_views import UserRef
 from hub.api.guard import authenticate
 from hub.api.jsonio import json_response, read_json

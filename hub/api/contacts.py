@@ -1,29 +1,40 @@
-"""Contacts: search, read, change, and the interaction timeline.
+"""Contacts: search, create, read, change.
 
-Agents see a contact when they may see one of its conversations
+Agents see a contact when they may see one of its conversations or own it
 (``hub.auth.policy.contact_scope``); any other id reads as 404.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
 from sqlalchemy import exists, false, or_, select
 
 from hub.api import cursor
-from hub.api.conversation_views import IdentityView, UserRef, identities_of
+from hub.api.contact_views import (
+    Attributes,
+    ContactPage,
+    ContactView,
+    Id,
+    LifecycleStage,
+    Name,
+    contact_views,
+    load_contact,
+)
 from hub.api.guard import authenticate
 from hub.api.jsonio import json_response, read_json
 from hub.api.keys import SERVICES
 from hub.api.query import (
+    ID_SCHEMA,
     cursor_param,
     id_path_param,
     like_pattern,
     limit_param,
     path_id,
+    query_choice,
+    query_int,
     query_limit,
     query_text,
     single,
@@ -31,73 +42,42 @@ from hub.api.query import (
 )
 from hub.api.spec import Param, operation
 from hub.auth.policy import contact_scope
-from hub.auth.principal import Principal
-from hub.crm_link.contacts import update_contact
-from hub.db.models import Channel, Contact, ContactIdentity, TimelineEntry, User
-from hub.errors import NotFound
-from hub.services import Services
+from hub.crm_link import identities as normalize
+from hub.crm_link.annotations import normalize_tags, set_tags
+from hub.crm_link.contacts import LIFECYCLE_STAGES, ContactFields, create_contact, update_contact
+from hub.db.models import Contact, ContactIdentity, ContactTag, Tag
+from hub.messages import Identity
 
 routes = web.RouteTableDef()
 
 MAX_QUERY = 200
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-
-AttributeKey = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=_PRINTABLE)]
-AttributeValue = (
-    Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^[^\x00]*$")]
-    | int
-    | float
-    | bool
-    | None
-)
-
-
-class ContactView(msgspec.Struct):
-    """A contact: name, custom attributes and every identity it is reached by."""
-
-    id: int
-    name: str | None
-    company_id: int | None
-    attributes: dict[str, Any]
-    identities: list[IdentityView]
-    created_at: datetime
-    updated_at: datetime
-    erased_at: datetime | None
-    restricted_at: datetime | None
-
-
-class ContactPage(msgspec.Struct):
-    items: list[ContactView]
-    next: str | None
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+Phone = Annotated[str, msgspec.Meta(min_length=2, max_length=40)]
+TagName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class ContactPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Fields to change. ``attributes`` merges; an attribute set to null is removed; a blank name clears it."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_PRINTABLE)] | None | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
-    attributes: Annotated[dict[AttributeKey, AttributeValue], msgspec.Meta(max_length=100)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    name: Name | None | msgspec.UnsetType = msgspec.UNSET
+    attributes: Attributes | msgspec.UnsetType = msgspec.UNSET
+    company_id: Id | None | msgspec.UnsetType = msgspec.UNSET
+    lifecycle_stage: LifecycleStage | None | msgspec.UnsetType = msgspec.UNSET
+    owner_id: Id | None | msgspec.UnsetType = msgspec.UNSET
 
 
-class TimelineEntryView(msgspec.Struct):
-    """One interaction on the contact's record; ``data`` holds ids and states, no content."""
+class ContactCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new contact. Phones without ``+`` need ``region`` (ISO 3166 code such as ``DE``)."""
 
-    id: int
-    kind: str
-    occurred_at: datetime
-    conversation_id: int | None
-    message_id: int | None
-    channel: str | None
-    actor: UserRef | None
-    data: dict[str, Any]
-
-
-class TimelinePage(msgspec.Struct):
-    items: list[TimelineEntryView]
-    next: str | None
+    name: Name | None = None
+    emails: Annotated[list[Email], msgspec.Meta(max_length=20)] = []
+    phones: Annotated[list[Phone], msgspec.Meta(max_length=20)] = []
+    region: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    company_id: Id | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    owner_id: Id | None | msgspec.UnsetType = msgspec.UNSET
+    attributes: Attributes = {}
+    tags: Annotated[list[TagName], msgspec.Meta(max_length=50)] = []
 
 
 @operation(
@@ -113,6 +93,12 @@ class TimelinePage(msgspec.Struct):
             {"type": "string", "maxLength": MAX_QUERY},
             "text to find in the name or any identity address (case-insensitive substring)",
         ),
+        Param("company", "query", ID_SCHEMA, "only contacts of this company"),
+        Param("tag", "query", {"type": "string", "maxLength": 100}, "only contacts with this tag"),
+        Param("lifecycle_stage", "query", {"type": "string", "enum": list(LIFECYCLE_STAGES)}, "only this stage"),
+        Param("owner", "query", ID_SCHEMA, "only contacts owned by this user"),
+        Param("include_merged", "query", {"type": "string", "enum": ["true", "false"]},
+              "also list records merged into others (default false)"),
         limit_param(),
         cursor_param(),
     ),
@@ -120,11 +106,16 @@ class TimelinePage(msgspec.Struct):
 )
 @routes.get("/api/v1/contacts")
 async def list_contacts(request: web.Request) -> web.Response:
-    """Contacts matching ``q`` by name or address, newest first, one page."""
+    """Contacts matching the filters, newest first, one page."""
     principal = await authenticate(request)
     services = request.app[SERVICES]
     limit = query_limit(request)
     text = (query_text(request, "q", max_length=MAX_QUERY) or "").strip()
+    company = query_int(request, "company")
+    tag = query_text(request, "tag", max_length=100)
+    stage = query_choice(request, "lifecycle_stage", LIFECYCLE_STAGES)
+    owner = query_int(request, "owner")
+    include_merged = query_choice(request, "include_merged", ("true", "false")) == "true"
     after = single(request, "cursor")
     stmt = select(Contact).where(contact_scope(principal, Contact.id.expression))
     if text:
@@ -138,21 +129,66 @@ async def list_contacts(request: web.Request) -> web.Response:
             stmt = stmt.where(or_(Contact.name.ilike(pattern, escape="\\"), by_address))
         else:
             stmt = stmt.where(false())
+    if company is not None:
+        stmt = stmt.where(Contact.company_id == company)
+    if tag is not None:
+        tagged = (
+            select(ContactTag.contact_id).join(Tag, Tag.id == ContactTag.tag_id)
+            .where(ContactTag.contact_id == Contact.id, Tag.name == tag.strip().lower())
+        )
+        stmt = stmt.where(exists(tagged) if storable(tag) else false())
+    if stage is not None:
+        stmt = stmt.where(Contact.lifecycle_stage == stage)
+    if owner is not None:
+        stmt = stmt.where(Contact.owner_id == owner)
+    if not include_merged:
+        stmt = stmt.where(Contact.merged_into_id.is_(None))
     if after is not None:
         stmt = stmt.where(Contact.id < cursor.id_only(services.settings.secret_key, "contacts", after))
     stmt = stmt.order_by(Contact.id.desc()).limit(limit + 1)
     async with services.sessions() as session:
         contacts = list((await session.scalars(stmt)).all())
-        identities = await identities_of(session, {c.id for c in contacts[:limit]})
-    items = [_view(c, identities.get(c.id, [])) for c in contacts[:limit]]
+        items = await contact_views(session, contacts[:limit])
     next_cursor = cursor.next_by_id(services.settings.secret_key, "contacts", contacts, limit, lambda c: c.id)
     return json_response(ContactPage(items=items, next=next_cursor))
 
 
 @operation(
+    "POST",
+    "/api/v1/contacts",
+    summary="Create a contact with its emails, phones, company, attributes and tags",
+    tag="contacts",
+    request=ContactCreate,
+    response=ContactView,
+    status=201,
+    errors=(400, 401, 409, 413, 422),
+)
+@routes.post("/api/v1/contacts")
+async def post_contact(request: web.Request) -> web.Response:
+    """201 with the contact; 409 (``identity_taken``) when an email or phone is someone else's."""
+    principal = await authenticate(request)
+    services = request.app[SERVICES]
+    body = await read_json(request, ContactCreate)
+    found: list[Identity] = [normalize.email(e) for e in body.emails]
+    found += [normalize.phone(p, body.region) for p in body.phones]
+    tags = normalize_tags(body.tags)
+    fields = ContactFields(
+        name=body.name,
+        attributes=dict(body.attributes),
+        company_id=body.company_id,
+        lifecycle_stage=body.lifecycle_stage,
+        owner_id=body.owner_id,
+    )
+    contact = await create_contact(services, principal, fields, found)
+    if tags:
+        await set_tags(services, principal, contact.id, tags)
+    return json_response(await load_contact(services, principal, contact.id), status=201)
+
+
+@operation(
     "GET",
     "/api/v1/contacts/{id}",
-    summary="A contact with its attributes and identities",
+    summary="A contact with its attributes, tags and identities",
     tag="contacts",
     response=ContactView,
     params=(id_path_param(description="contact id"),),
@@ -169,7 +205,7 @@ async def get_contact(request: web.Request) -> web.Response:
 @operation(
     "PATCH",
     "/api/v1/contacts/{id}",
-    summary="Change a contact's name or attributes",
+    summary="Change a contact's name, attributes, company, lifecycle stage or owner",
     tag="contacts",
     request=ContactPatch,
     response=ContactView,
@@ -184,90 +220,14 @@ async def patch_contact(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     await load_contact(services, principal, contact_id)  # 404 before a body is even read
     patch = await read_json(request, ContactPatch)
-    await update_contact(services, contact_id, actor=principal, name=patch.name, attributes=patch.attributes)
+    await update_contact(
+        services,
+        contact_id,
+        actor=principal,
+        name=patch.name,
+        attributes=patch.attributes if isinstance(patch.attributes, msgspec.UnsetType) else dict(patch.attributes),
+        company_id=patch.company_id,
+        lifecycle_stage=patch.lifecycle_stage,
+        owner_id=patch.owner_id,
+    )
     return json_response(await load_contact(services, principal, contact_id))
-
-
-@operation(
-    "GET",
-    "/api/v1/contacts/{id}/timeline",
-    summary="Every interaction with the contact, newest first",
-    tag="contacts",
-    response=TimelinePage,
-    params=(
-        id_path_param(description="contact id"),
-        Param("kind", "query", {"type": "string", "maxLength": 40}, "only entries of this kind (docs/crm.md)"),
-        Param("channel", "query", {"type": "string", "maxLength": 100}, "only entries on this channel (its name)"),
-        Param("channel_type", "query", {"type": "string", "maxLength": 32}, "only entries on channels of this type"),
-        limit_param(),
-        cursor_param(),
-    ),
-    errors=(400, 401, 404),
-)
-@routes.get("/api/v1/contacts/{id}/timeline")
-async def get_timeline(request: web.Request) -> web.Response:
-    """The contact's timeline entries, newest first, one page."""
-    principal = await authenticate(request)
-    contact_id = path_id(request)
-    services = request.app[SERVICES]
-    limit = query_limit(request)
-    after = single(request, "cursor")
-    kind = query_text(request, "kind", max_length=40)
-    channel_name = query_text(request, "channel", max_length=100)
-    channel_type = query_text(request, "channel_type", max_length=32)
-    await load_contact(services, principal, contact_id)
-    stmt = (
-        select(TimelineEntry, Channel.name, User.name)
-        .outerjoin(Channel, Channel.id == TimelineEntry.channel_id)
-        .outerjoin(User, User.id == TimelineEntry.actor_user_id)
-        .where(TimelineEntry.contact_id == contact_id)
-    )
-    for column, wanted in ((TimelineEntry.kind, kind), (Channel.name, channel_name), (Channel.type, channel_type)):
-        if wanted is not None:
-            stmt = stmt.where(column == wanted if storable(wanted) else false())
-    if after is not None:
-        stmt = stmt.where(TimelineEntry.id < cursor.id_only(services.settings.secret_key, "timeline", after))
-    stmt = stmt.order_by(TimelineEntry.id.desc()).limit(limit + 1)
-    async with services.sessions() as session:
-        rows = (await session.execute(stmt)).all()
-    items = [
-        TimelineEntryView(
-            id=entry.id,
-            kind=entry.kind,
-            occurred_at=entry.occurred_at,
-            conversation_id=entry.conversation_id,
-            message_id=entry.message_id,
-            channel=channel,
-            actor=UserRef(entry.actor_user_id, actor or "") if entry.actor_user_id is not None else None,
-            data=entry.data or {},
-        )
-        for entry, channel, actor in rows[:limit]
-    ]
-    next_cursor = cursor.next_by_id(services.settings.secret_key, "timeline", rows, limit, lambda r: r[0].id)
-    return json_response(TimelinePage(items=items, next=next_cursor))
-
-
-async def load_contact(services: Services, principal: Principal, contact_id: int) -> ContactView:
-    """The contact as ``principal`` may see it, or 404."""
-    async with services.sessions() as session:
-        contact = await session.scalar(
-            select(Contact).where(Contact.id == contact_id, contact_scope(principal, Contact.id.expression))
-        )
-        if contact is None:
-            raise NotFound("no such contact")
-        identities = await identities_of(session, {contact.id})
-    return _view(contact, identities.get(contact.id, []))
-
-
-def _view(contact: Contact, identities: list[IdentityView]) -> ContactView:
-    return ContactView(
-        id=contact.id,
-        name=contact.name,
-        company_id=contact.company_id,
-        attributes=dict(contact.attributes or {}),
-        identities=identities,
-        created_at=contact.created_at,
-        updated_at=contact.updated_at,
-        erased_at=contact.erased_at,
-        restricted_at=contact.restricted_at,
-    )

@@ -8,9 +8,10 @@ contact id goes through here, so an id from another queue reads as 404 (no IDOR)
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy.orm import aliased
 
 from hub.auth.principal import Principal
-from hub.db.models import Conversation
+from hub.db.models import Contact, Conversation
 from hub.errors import NotFound
 
 
@@ -38,9 +39,13 @@ def ensure_conversation_visible(principal: Principal, conversation: Conversation
 
 
 def contact_scope(principal: Principal, contact_id_column: ColumnElement[int]) -> ColumnElement[bool]:
-    """Agents see a contact when they can see at least one of the contact's conversations."""
+    """Agents see a contact when they can see one of its conversations, or when they own it."""
     if principal.sees_everything:
         return true()
-    return exists(
-        select(Conversation.id).where(Conversation.contact_id == contact_id_column, conversation_scope(principal))
+    owned = aliased(Contact)  # never correlated with a Contact of the outer query
+    return or_(
+        exists(
+            select(Conversation.id).where(Conversation.contact_id == contact_id_column, conversation_scope(principal))
+        ),
+        exists(select(owned.id).where(owned.id == contact_id_column, owned.owner_id == principal.user_id)),
     )

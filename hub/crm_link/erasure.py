@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import events as ev
 from hub.auth.audit import record_audit
 from hub.auth.principal import Principal
+from hub.crm_link.merge import merge_group
 from hub.crm_link.record_map import TablePlan, column_of, default_plans
 from hub.crm_link.restriction import ensure_privacy_officer
 from hub.crm_link.timeline import append_timeline
@@ -83,11 +84,6 @@ async def _load(session: AsyncSession, contact_id: int, *, lock: bool) -> Contac
     return contact
 
 
-async def contact_group(session: AsyncSession, contact_id: int) -> list[int]:
-    """The contact and every contact merged into it, directly or not: one person."""
-    return [contact_id]
-
-
 async def preview_erasure(
     services: Services, principal: Principal, contact_id: int, *, plans: Sequence[TablePlan] | None = None
 ) -> ErasureReport:
@@ -96,7 +92,7 @@ async def preview_erasure(
     plans = default_plans() if plans is None else plans
     async with services.sessions() as session:
         contact = await _load(session, contact_id, lock=False)
-        ids = await contact_group(session, contact.id)
+        ids = await merge_group(session, contact.id)
         report = ErasureReport(contact_id=contact_id, contact_ids=ids)
         for plan in plans:
             if plan.rule == "keep":
@@ -137,7 +133,12 @@ async def erase_contact(
             raise Conflict("the contact's personal data was erased already")
         if contact.restricted_at is not None:
             raise Conflict("processing of this contact is restricted (Art. 18); lift the restriction to erase")
-        ids = await contact_group(session, contact.id)
+        if contact.merged_into_id is not None:
+            raise Conflict(
+                f"this contact was merged into contact {contact.merged_into_id}, which holds its data now: "
+                "erase that one (or undo the merge first)"
+            )
+        ids = await merge_group(session, contact.id)
         report = ErasureReport(contact_id=contact_id, contact_ids=ids, erased_at=now)
         needles = await _needles(session, plans, ids) if SWEPT else []
         report.cancelled_replies = await _cancel_replies(session, ids, now)

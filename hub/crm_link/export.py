@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.audit import record_audit
 from hub.auth.principal import Principal
+from hub.crm_link.merge import merge_group
 from hub.crm_link.record_map import TablePlan, default_plans
 from hub.crm_link.restriction import ensure_privacy_officer
 from hub.crm_link.timeline import append_timeline
@@ -93,7 +94,7 @@ async def export_contact(
         contact = await session.get(Contact, contact_id)
         if contact is None:
             raise NotFound("no such contact")
-        contact_ids = [contact_id]
+        contact_ids = await merge_group(session, contact_id)
         records = await collect_record(session, contact_ids, plans)
         channel_ids = {
             row["channel_id"] for rows in records.values() for row in rows if row.get("channel_id") is not None

@@ -13,13 +13,25 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, ColumnElement, Select, String, Table, false, select
+from sqlalchemy import JSON, Column, ColumnElement, Select, String, Table, false, or_, select
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from hub.db.models import Base
-from hub.db.personal_data import PERSONAL, EraseRule, PersonalColumn, RecordTable, record_tables
+from hub.db.personal_data import (
+    PERSONAL,
+    EraseRule,
+    MergeRule,
+    PersonalColumn,
+    RecordTable,
+    record_tables,
+)
 
 Hop = tuple[str, str]  # (table, column)
+
+
+def parse_routes(path: str) -> tuple[tuple[Hop, ...], ...]:
+    """A path with alternatives (``"a.x | a.y"``: a row reaches the contact through either)."""
+    return tuple(parse_path(alternative) for alternative in path.split("|"))
 
 
 def parse_path(path: str) -> tuple[Hop, ...]:
@@ -61,11 +73,12 @@ class TablePlan:
     """One table of the record: how to find a contact's rows and what erasure does to them."""
 
     table: Table
-    hops: tuple[Hop, ...]
+    routes: tuple[tuple[Hop, ...], ...]
     rule: EraseRule
     personal: tuple[Column[Any], ...]
     export: bool
     what: str
+    merge: MergeRule
     _tables: Mapping[str, Table]
 
     @property
@@ -74,21 +87,31 @@ class TablePlan:
 
     @property
     def depth(self) -> int:
-        return len(self.hops)
+        return max(len(hops) for hops in self.routes)
 
     def belongs_to(self, contact_ids: Sequence[int]) -> ColumnElement[bool]:
         """WHERE clause: the rows of ``self.table`` that reach one of ``contact_ids``."""
         if not contact_ids:
             return false()
-        *steps, (last_table, last_column) = self.hops
+        return or_(*(self._route(hops, contact_ids) for hops in self.routes))
+
+    def _route(self, hops: tuple[Hop, ...], contact_ids: Sequence[int]) -> ColumnElement[bool]:
+        *steps, (last_table, last_column) = hops
         condition: ColumnElement[bool] = self._tables[last_table].c[last_column].in_(list(contact_ids))
         # Walk back from the contact: each step's column holds the next table's key.
         for index in range(len(steps) - 1, -1, -1):
             table_name, column_name = steps[index]
-            next_table = self._tables[self.hops[index + 1][0]]
+            next_table = self._tables[hops[index + 1][0]]
             key = _referenced_key(self._tables[table_name].c[column_name], next_table)
             condition = self._tables[table_name].c[column_name].in_(select(key).where(condition))
         return condition
+
+    def contact_column(self) -> Column[Any] | None:
+        """The table's own column holding the contact id (a one-hop path), or None."""
+        for hops in self.routes:
+            if len(hops) == 1 and hops[0][0] == self.name and self.name != "contacts":
+                return self.table.c[hops[0][1]]
+        return None
 
     def rows(self, contact_ids: Sequence[int]) -> Select[Any]:
         """SELECT every column of the contact's rows, in primary-key order."""
@@ -125,20 +148,22 @@ def build_plans(
             by_table.setdefault(column.table, []).append(tables[column.table].c[column.column])
     plans: list[TablePlan] = []
     for name, record in records.items():
-        hops = parse_path(record.path)
-        if hops[0][0] != name:
-            raise ValueError(f"the path of {name} starts at {hops[0][0]}")
-        for table_name, column_name in hops:
-            if table_name not in tables or column_name not in tables[table_name].c:
-                raise ValueError(f"the path of {name} names {table_name}.{column_name}, which does not exist")
+        routes = parse_routes(record.path)
+        for hops in routes:
+            if hops[0][0] != name:
+                raise ValueError(f"the path of {name} starts at {hops[0][0]}")
+            for table_name, column_name in hops:
+                if table_name not in tables or column_name not in tables[table_name].c:
+                    raise ValueError(f"the path of {name} names {table_name}.{column_name}, which does not exist")
         plans.append(
             TablePlan(
                 table=tables[name],
-                hops=hops,
+                routes=routes,
                 rule=record.erase,
                 personal=tuple(by_table.get(name, ())),
                 export=record.export,
                 what=record.what,
+                merge=record.merge,
                 _tables=tables,
             )
         )

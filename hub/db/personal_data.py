@@ -8,7 +8,8 @@ JSON column is in neither list, so a new column must be classified when it is ad
 ``path`` says how a row reaches its contact (or user), for the queries that collect
 or erase one person's data: ``table.column`` hops joined by `` -> ``, each column
 holding the primary key of the next hop's table, the last one the contact's id
-(``messages.conversation_id -> conversations.contact_id``).
+(``messages.conversation_id -> conversations.contact_id``); alternatives are joined
+by `` | `` (a merge record belongs to both contacts).
 
 The customer record is every table that reaches a contact: the tables of the
 personal columns above plus ``RECORD_TABLES`` (which also says what erasure does with
@@ -53,6 +54,12 @@ PERSONAL: tuple[PersonalColumn, ...] = (
     PersonalColumn(
         "consents", "evidence", "contact", "proof of a consent statement (keyword message, form data, IP address)",
         "consents.contact_id",
+    ),
+    PersonalColumn("contact_notes", "body", "contact", "a note staff wrote about the contact", "contact_notes.contact_id"),
+    PersonalColumn(
+        "contact_merges", "survivor_before", "contact",
+        "the surviving contact's fields before a merge filled them (name, attributes)",
+        "contact_merges.survivor_id | contact_merges.merged_id",
     ),
     PersonalColumn(
         "contact_identities", "address", "contact", "email address, phone number or platform user id",
@@ -140,6 +147,13 @@ PERSONAL: tuple[PersonalColumn, ...] = (
 #   keep:   leave the row as it is (it holds no personal data: ids and states).
 EraseRule = Literal["scrub", "delete", "keep"]
 
+# What a merge of contact B into contact A does with B's rows of a table that reaches
+# the contact in one hop (``table.contact_id``); deeper tables follow their parents:
+#   move: the rows change to A (their ids are recorded, so unmerge moves them back);
+#   copy: A gets a copy of each row it lacks (tables keyed by the contact id, e.g. tags);
+#   stay: the rows stay with B (records about the contacts themselves, e.g. merges).
+MergeRule = Literal["move", "copy", "stay"]
+
 
 @dataclass(frozen=True, slots=True)
 class RecordTable:
@@ -150,6 +164,7 @@ class RecordTable:
     erase: EraseRule
     what: str
     export: bool = True
+    merge: MergeRule = "move"
 
 
 # Tables of the record and their erase rule. A table with personal columns that is
@@ -204,6 +219,16 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
         "routing_sla", "routing_sla.conversation_id -> conversations.contact_id", "keep",
         "SLA clocks of the conversations (states, times)",
     ),
+    RecordTable("contact_notes", "contact_notes.contact_id", "delete", "notes staff wrote about the contact"),
+    RecordTable("contact_tags", "contact_tags.contact_id", "delete", "tags staff gave the contact", merge="copy"),
+    RecordTable(
+        "contact_merges", "contact_merges.survivor_id | contact_merges.merged_id", "delete",
+        "merges with other records (so they can be undone)", merge="stay",
+    ),
+    RecordTable(
+        "duplicate_dismissals", "duplicate_dismissals.low_id | duplicate_dismissals.high_id", "delete",
+        "pairs of records staff decided are different people", merge="stay",
+    ),
 )
 
 # Attachment content sits in the blob store, addressed by these columns; a blob is
@@ -246,6 +271,12 @@ NOT_PERSONAL: dict[str, str] = {
     "companies.name": "a legal person's name (an organisation, not a data subject)",
     "companies.domain": "an organisation's domain",
     "contact_identities.kind": "email, phone or platform",
+    "contacts.lifecycle_stage": "lead, prospect, customer or former customer",
+    "attribute_definitions.key": "name of a custom attribute, chosen by admins",
+    "attribute_definitions.label": "label of a custom attribute",
+    "attribute_definitions.type": "text, number, date or choice",
+    "attribute_definitions.choices": "the values a choice attribute allows",
+    "contact_merges.moved": "ids of the rows a merge moved",
     "consents.purpose": "service, marketing or all (hub.crm_link.consent vocabulary)",
     "consents.channel": "consent channel (hub.crm_link.consent vocabulary)",
     "consents.source": "how the statement was captured (sms_keyword, web_form, agent, ...)",

@@ -32,7 +32,7 @@ from hub.crm_link.export import export_contact
 from hub.crm_link.record_map import (
     build_plans,
     default_plans,
-    parse_path,
+    parse_routes,
     scrub_value,
     tables_reaching,
 )
@@ -72,13 +72,13 @@ def test_every_path_leads_to_a_contact_and_the_registry_builds() -> None:
     plans = {p.name: p for p in default_plans()}
     assert set(plans) == set(record_tables())
     for name, record in record_tables().items():
-        hops = parse_path(record.path)
-        last_table, last_column = hops[-1]
-        column = Base.metadata.tables[last_table].c[last_column]
-        to_contacts = (last_table, last_column) == ("contacts", "id") or any(
-            fk.column.table.name == "contacts" for fk in column.foreign_keys
-        )
-        assert hops[0][0] == name and to_contacts, record
+        for hops in parse_routes(record.path):
+            last_table, last_column = hops[-1]
+            column = Base.metadata.tables[last_table].c[last_column]
+            to_contacts = (last_table, last_column) == ("contacts", "id") or any(
+                fk.column.table.name == "contacts" for fk in column.foreign_keys
+            )
+            assert hops[0][0] == name and to_contacts, record
     for column in PERSONAL:
         if column.subject == "contact":
             assert column.path == record_tables()[column.table].path, f"{column.key}: one path per table"

@@ -11,6 +11,13 @@ from hub.db.models.conversations import (
     Tag,
     ThreadKey,
 )
+from hub.db.models.crm import (
+    AttributeDefinition,
+    ContactMerge,
+    ContactNote,
+    ContactTag,
+    DuplicateDismissal,
+)
 from hub.db.models.intake import ChannelState, QuarantinedItem
 from hub.db.models.people import Company, Contact, ContactIdentity
 from hub.db.models.privacy import ConsentRecord
@@ -37,6 +44,7 @@ from hub.db.models.webchat import ConversationRating, WebchatVisitor
 
 __all__ = [
     "ApiToken",
+    "AttributeDefinition",
     "AuditEntry",
     "Base",
     "Blob",
@@ -46,9 +54,13 @@ __all__ = [
     "ConsentRecord",
     "Contact",
     "ContactIdentity",
+    "ContactMerge",
+    "ContactNote",
+    "ContactTag",
     "Conversation",
     "ConversationRating",
     "ConversationTag",
+    "DuplicateDismissal",
     "EventRecord",
     "IdempotencyKey",
     "Message",

@@ -38,6 +38,10 @@ class Contact(Base):
     erased_at: Mapped[datetime | None] = mapped_column()
     restricted_at: Mapped[datetime | None] = mapped_column()
     restriction_reason: Mapped[str | None] = mapped_column(String(500))
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(32))  # lead | prospect | customer | former_customer
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set when this contact was merged into another (hub.crm_link.merge); it is then hidden.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
 
 
 class ContactIdentity(Base):
