@@ -86,6 +86,9 @@ class Settings:
     channels: tuple[ChannelConfig, ...] = ()
     source: Path | None = None
     routing: Mapping[str, Any] = field(default_factory=dict)  # [routing], parsed by hub.routing.settings
+    # The raw [webhooks] and [retention] tables and [[connectors]] (env refs resolved);
+    # hub.crm_link parses and checks them when the app starts (docs/crm.md, docs/privacy.md).
+    crm: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def cookie_secure(self) -> bool:
@@ -187,6 +190,13 @@ def load_settings(
         channels=tuple(channels),
         source=config_path,
         routing=_table(raw.get("routing", {}), "[routing]"),
+        crm={
+            "webhooks": dict(raw.get("webhooks", {})),
+            "retention": dict(raw.get("retention", {})),
+            "connectors": [
+                _resolve_env_refs(table, env, f"connector {table.get('name')!r}") for table in raw.get("connectors", [])
+            ],
+        },
     )
 
 

@@ -22,7 +22,6 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from hub.channels.api import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from hub.channels.base import AdapterContext, ChannelAdapter, InboundRequest
 from hub.channels.registry import build_adapter
 from hub.config import ChannelConfig
@@ -32,6 +31,7 @@ from hub.inbox.statuses import apply_status_event
 from hub.messages import InboundMessage, StatusEvent
 from hub.net import DestinationPolicy, create_http_session
 from hub.services import Services
+from hub.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 LOOPBACK = "127.0.0.1"
 MAX_SKEW_SECONDS = 300

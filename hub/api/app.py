@@ -18,13 +18,16 @@ from hub.api import (
     contacts,
     conversation_actions,
     conversations,
+    crm_workers,
     health,
     merges,
     openapi,
+    outgoing_webhooks,
     pages,
     privacy,
     queues,
     routing_moves,
+    segments,
     timeline,
     webchat_agent,
     webhooks,
@@ -62,6 +65,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(workers.snoozer)
     app.cleanup_ctx.append(workers.quarantine_retention)
     app.cleanup_ctx.append(workers.router)
+    app.cleanup_ctx.append(crm_workers.connectors)
     app.cleanup_ctx.append(auth.login_limit)
     app.router.add_routes(health.routes)
     app.router.add_routes(channels.routes)
@@ -75,6 +79,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(contact_record.routes)
     app.router.add_routes(merges.routes)
     app.router.add_routes(companies.routes)
+    app.router.add_routes(segments.routes)
+    app.router.add_routes(outgoing_webhooks.routes)
     app.router.add_routes(consents.routes)
     app.router.add_routes(privacy.routes)
     app.router.add_routes(queues.routes)

@@ -40,6 +40,7 @@ from hub.api.query import (
     single,
     storable,
 )
+from hub.api.segments import segment_condition, segment_param
 from hub.api.spec import Param, operation
 from hub.auth.policy import contact_scope
 from hub.crm_link import identities as normalize
@@ -97,6 +98,7 @@ class ContactCreate(msgspec.Struct, forbid_unknown_fields=True):
         Param("tag", "query", {"type": "string", "maxLength": 100}, "only contacts with this tag"),
         Param("lifecycle_stage", "query", {"type": "string", "enum": list(LIFECYCLE_STAGES)}, "only this stage"),
         Param("owner", "query", ID_SCHEMA, "only contacts owned by this user"),
+        segment_param("contacts"),
         Param("include_merged", "query", {"type": "string", "enum": ["true", "false"]},
               "also list records merged into others (default false)"),
         limit_param(),
@@ -117,7 +119,10 @@ async def list_contacts(request: web.Request) -> web.Response:
     owner = query_int(request, "owner")
     include_merged = query_choice(request, "include_merged", ("true", "false")) == "true"
     after = single(request, "cursor")
+    in_segment = await segment_condition(request, Contact.id.expression)
     stmt = select(Contact).where(contact_scope(principal, Contact.id.expression))
+    if in_segment is not None:
+        stmt = stmt.where(in_segment)
     if text:
         if storable(text):
             pattern = like_pattern(text)

@@ -38,6 +38,7 @@ from hub.api.query import (
     single,
     storable,
 )
+from hub.api.segments import segment_condition, segment_param
 from hub.api.spec import Param, operation
 from hub.auth.policy import can_see_conversation, conversation_scope, ensure_conversation_visible
 from hub.auth.principal import Principal
@@ -67,6 +68,7 @@ LIST_PARAMS = (
         {"type": "string", "maxLength": MAX_QUERY},
         "text to find in the subject or any message (case-insensitive substring)",
     ),
+    segment_param("conversations"),
     limit_param(),
     cursor_param(),
 )
@@ -88,6 +90,9 @@ async def list_conversations(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     limit = query_limit(request)
     conditions = _filters(request, principal)
+    in_segment = await segment_condition(request, Conversation.contact_id.expression)
+    if in_segment is not None:
+        conditions.append(in_segment)  # segments as inbox views (docs/crm.md)
     after = single(request, "cursor")
     stmt = summary_query().where(conversation_scope(principal), *conditions)
     if after is not None:

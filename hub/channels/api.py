@@ -41,10 +41,9 @@ from hub.messages import (
     ThreadHint,
 )
 from hub.net import BlockedDestination, DestinationPolicy
+from hub.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from hub.validation import ensure_storable
 
-SIGNATURE_HEADER = "X-Hub-Signature-256"
-TIMESTAMP_HEADER = "X-Hub-Timestamp"
 RESPONSE_READ_LIMIT = 4096
 
 
@@ -89,12 +88,6 @@ def decode_attachment(item: ApiAttachment, limit: int) -> Attachment:
     if len(content) > limit:
         raise ValidationFailed(f"attachment {item.filename!r} is larger than {limit} bytes")
     return Attachment(filename=item.filename, content_type=item.content_type.lower(), content=content)
-
-
-def sign(secret: bytes, timestamp: int, body: bytes) -> str:
-    """The signature header value for ``body`` sent at ``timestamp``."""
-    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 class ApiChannel(ChannelAdapter):

@@ -225,7 +225,7 @@ async def test_an_unknown_channel_or_missing_recipient_is_a_dead_letter(hub_env:
 async def test_receiver_verification_rejects_a_wrong_signature(receiver: CallbackReceiver) -> None:
     import time
 
-    from hub.channels.api import sign
+    from hub.signing import sign
 
     body = b'{"id": "1"}'
     now = int(time.time())

@@ -1,6 +1,12 @@
 """ORM rows, grouped by aggregate. Import from here."""
 
 from hub.db.models.base import Base, UTCDateTime, utcnow
+from hub.db.models.connectors import (
+    ConnectorCursor,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from hub.db.models.conversations import (
     Blob,
     Channel,
@@ -17,6 +23,7 @@ from hub.db.models.crm import (
     ContactNote,
     ContactTag,
     DuplicateDismissal,
+    Segment,
 )
 from hub.db.models.intake import ChannelState, QuarantinedItem
 from hub.db.models.people import Company, Contact, ContactIdentity
@@ -53,6 +60,7 @@ __all__ = [
     "Company",
     "ConsentRecord",
     "Contact",
+    "ConnectorCursor",
     "ContactIdentity",
     "ContactMerge",
     "ContactNote",
@@ -76,6 +84,7 @@ __all__ = [
     "RoutingOffer",
     "RoutingOutcome",
     "SlaClock",
+    "Segment",
     "Tag",
     "ThreadKey",
     "TimelineEntry",
@@ -83,6 +92,9 @@ __all__ = [
     "User",
     "UserSkill",
     "WebSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WebchatVisitor",
     "utcnow",
 ]

@@ -77,3 +77,17 @@ class DuplicateDismissal(Base):
     high_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     dismissed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     dismissed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Segment(Base):
+    """A saved filter over contacts (``hub.crm_link.segments``); ``definition`` is its JSON."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

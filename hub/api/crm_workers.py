@@ -1,0 +1,37 @@
+"""Lifecycles of the customer record's background work, for the app's ``cleanup_ctx``.
+
+The connector runner (outgoing webhooks and configured connectors) starts after the
+HTTP client and stops before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.api.keys import HTTP, SERVICES
+from hub.crm_link.connectors.registry import build_connectors
+from hub.crm_link.connectors.runner import ConnectorRunner
+from hub.crm_link.connectors.webhooks import WebhookOptions, WebhookSender
+
+RUNNER = web.AppKey("connector_runner", ConnectorRunner)
+
+
+async def connectors(app: web.Application) -> AsyncIterator[None]:
+    """Follow the events for webhooks and connectors while the app runs."""
+    services = app[SERVICES]
+    options = WebhookOptions.from_config(services.settings.crm.get("webhooks", {}))
+    sender = WebhookSender(
+        services, app[HTTP], max_attempts=options.max_attempts, timeout=options.timeout_seconds
+    )
+    runner = ConnectorRunner(
+        services,
+        build_connectors(services, app[HTTP], services.settings.crm.get("connectors", [])),
+        pumps=[sender],
+        poll_interval=options.poll_seconds,
+    )
+    app[RUNNER] = runner
+    await runner.start()
+    yield
+    await runner.aclose()
