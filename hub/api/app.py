@@ -19,6 +19,7 @@ from hub.api import (
     conversation_actions,
     conversations,
     crm_workers,
+    csv_io,
     health,
     merges,
     openapi,
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(workers.quarantine_retention)
     app.cleanup_ctx.append(workers.router)
     app.cleanup_ctx.append(crm_workers.connectors)
+    app.cleanup_ctx.append(crm_workers.retention)
     app.cleanup_ctx.append(auth.login_limit)
     app.router.add_routes(health.routes)
     app.router.add_routes(channels.routes)
@@ -81,6 +83,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(companies.routes)
     app.router.add_routes(segments.routes)
     app.router.add_routes(outgoing_webhooks.routes)
+    app.router.add_routes(csv_io.routes)
     app.router.add_routes(consents.routes)
     app.router.add_routes(privacy.routes)
     app.router.add_routes(queues.routes)

@@ -2,7 +2,7 @@
 
 Use a segment as a contact list (``GET /api/v1/contacts?segment=ID``), an inbox view
 (``GET /api/v1/conversations?segment=ID``) or a CSV export
-(``GET /api/v1/contacts/export.csv?segment=ID``).
+(``GET /api/v1/exports/contacts.csv?segment=ID``).
 """
 
 from __future__ import annotations

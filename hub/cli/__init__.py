@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from hub.cli import channels, demo, email, erlang, migrate, serve, simulate, users
+from hub.cli import channels, crm, demo, email, erlang, migrate, serve, simulate, users
 from hub.errors import HubError
 
 # Each module adds its sub-parser and sets ``func`` on it.
@@ -15,6 +15,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     migrate.register,
     users.register,
     demo.register,
+    crm.register,
     channels.register,
     email.register,
     erlang.register,

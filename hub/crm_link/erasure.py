@@ -30,12 +30,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import events as ev
 from hub.auth.audit import record_audit
 from hub.auth.principal import Principal
+from hub.crm_link.blob_cleanup import (
+    Selector,
+    blob_candidates,
+    delete_unreferenced,
+    still_referenced,
+)
 from hub.crm_link.merge import merge_group
 from hub.crm_link.record_map import TablePlan, column_of, default_plans
 from hub.crm_link.restriction import ensure_privacy_officer
 from hub.crm_link.timeline import append_timeline
-from hub.db.models import Base, Blob, Contact, Conversation, Message, OutboxItem, utcnow
-from hub.db.personal_data import BLOB_REFERENCES, REDIS_KEYS, SWEPT
+from hub.db.models import Base, Contact, Conversation, Message, OutboxItem, utcnow
+from hub.db.personal_data import REDIS_KEYS, SWEPT
 from hub.errors import Conflict, NotFound
 from hub.events import Event
 from hub.services import Services, Unit
@@ -143,9 +149,9 @@ async def erase_contact(
         needles = await _needles(session, plans, ids) if SWEPT else []
         report.cancelled_replies = await _cancel_replies(session, ids, now)
         report.resolved_conversations = await _resolve_open(unit, principal, ids, now)
-        candidates = await _blob_candidates(session, plans, ids)
+        candidates = await blob_candidates(session, plans, _going(ids))
         report.tables = await _erase_rows(session, plans, ids)
-        doomed_blobs = await _delete_orphans(session, plans, candidates)
+        doomed_blobs = await delete_unreferenced(session, plans, candidates)
         report.blobs = len(doomed_blobs)
         for key in SWEPT:
             report.swept[key] = await _sweep(session, key, needles)
@@ -243,54 +249,14 @@ async def _resolve_open(unit: Unit, principal: Principal, ids: Sequence[int], no
     return len(conversations)
 
 
-def _blob_plans(plans: Sequence[TablePlan]) -> list[tuple[TablePlan, Any]]:
-    """(plan, column) of every blob reference in a table that erasure deletes."""
-    by_name = {plan.name: plan for plan in plans}
-    found = []
-    for key in BLOB_REFERENCES:
-        plan = by_name.get(key.partition(".")[0])
-        if plan is not None and plan.rule == "delete":
-            found.append((plan, column_of(key, Base.metadata.tables)))
-    return found
-
-
-async def _blob_candidates(session: AsyncSession, plans: Sequence[TablePlan], ids: Sequence[int]) -> list[str]:
-    """Blobs the contact's rows that erasure deletes refer to."""
-    found: set[str] = set()
-    for plan, column in _blob_plans(plans):
-        found.update(d for d in (await session.scalars(select(column).where(plan.belongs_to(ids)))).all() if d)
-    return sorted(found)
-
-
-async def _referenced(
-    session: AsyncSession, plans: Sequence[TablePlan], digests: list[str], *, besides: Sequence[int] = ()
-) -> set[str]:
-    """Which of ``digests`` some row refers to (not counting the rows of contacts ``besides``)."""
-    referenced: set[str] = set()
-    if not digests:
-        return referenced
-    doomed = {plan.name: plan for plan, _column in _blob_plans(plans)}
-    for key in BLOB_REFERENCES:
-        column = column_of(key, Base.metadata.tables)
-        stmt = select(column).where(column.in_(digests)).distinct()
-        plan = doomed.get(column.table.name)
-        if besides and plan is not None:
-            stmt = stmt.where(~plan.belongs_to(besides))
-        referenced.update((await session.scalars(stmt)).all())
-    return referenced
+def _going(ids: Sequence[int]) -> Selector:
+    """The rows erasure deletes: those of ``delete`` tables that reach the contacts."""
+    return lambda plan: plan.belongs_to(ids) if plan.rule == "delete" else None
 
 
 async def _count_orphans(session: AsyncSession, plans: Sequence[TablePlan], ids: Sequence[int]) -> int:
-    candidates = await _blob_candidates(session, plans, ids)
-    return len(set(candidates) - await _referenced(session, plans, candidates, besides=ids))
-
-
-async def _delete_orphans(session: AsyncSession, plans: Sequence[TablePlan], candidates: list[str]) -> list[str]:
-    """Delete the blob rows no row refers to any more; returns their digests (files go after commit)."""
-    orphans = sorted(set(candidates) - await _referenced(session, plans, candidates))
-    if orphans:
-        await session.execute(delete(Blob).where(Blob.sha256.in_(orphans)).execution_options(synchronize_session=False))
-    return orphans
+    candidates = await blob_candidates(session, plans, _going(ids))
+    return len(set(candidates) - await still_referenced(session, plans, candidates, besides=_going(ids)))
 
 
 async def _needles(session: AsyncSession, plans: Sequence[TablePlan], ids: Sequence[int]) -> list[str]:

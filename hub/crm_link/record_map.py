@@ -95,12 +95,28 @@ class TablePlan:
             return false()
         return or_(*(self._route(hops, contact_ids) for hops in self.routes))
 
+    def within(self, table: str, ids: Sequence[int]) -> ColumnElement[bool] | None:
+        """WHERE clause: the rows that reach one of the rows ``ids`` of ``table`` on their way to the
+        contact (e.g. the messages and attachments of some conversations); None when no route passes it."""
+        conditions = []
+        for hops in self.routes:
+            names = [t for t, _ in hops]
+            if table in names[1:]:
+                anchor = names.index(table, 1)
+                conditions.append(self._walk_back(hops, anchor - 1, ids))
+            elif names[0] == table:
+                conditions.append(self.table.primary_key.columns[0].in_(list(ids)))
+        return or_(*conditions) if conditions else None
+
     def _route(self, hops: tuple[Hop, ...], contact_ids: Sequence[int]) -> ColumnElement[bool]:
-        *steps, (last_table, last_column) = hops
-        condition: ColumnElement[bool] = self._tables[last_table].c[last_column].in_(list(contact_ids))
-        # Walk back from the contact: each step's column holds the next table's key.
-        for index in range(len(steps) - 1, -1, -1):
-            table_name, column_name = steps[index]
+        return self._walk_back(hops, len(hops) - 1, contact_ids)
+
+    def _walk_back(self, hops: tuple[Hop, ...], start: int, ids: Sequence[int]) -> ColumnElement[bool]:
+        """Hop ``start``'s column IN ``ids``, then back to this table: each step's column holds the next one's key."""
+        table_name, column_name = hops[start]
+        condition: ColumnElement[bool] = self._tables[table_name].c[column_name].in_(list(ids))
+        for index in range(start - 1, -1, -1):
+            table_name, column_name = hops[index]
             next_table = self._tables[hops[index + 1][0]]
             key = _referenced_key(self._tables[table_name].c[column_name], next_table)
             condition = self._tables[table_name].c[column_name].in_(select(key).where(condition))
