@@ -104,7 +104,7 @@ class ContactCreate(msgspec.Struct, forbid_unknown_fields=True):
         limit_param(),
         cursor_param(),
     ),
-    errors=(400, 401),
+    errors=(400, 401, 404),
 )
 @routes.get("/api/v1/contacts")
 async def list_contacts(request: web.Request) -> web.Response:

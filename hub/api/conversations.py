@@ -81,7 +81,7 @@ LIST_PARAMS = (
     tag="conversations",
     response=ConversationPage,
     params=LIST_PARAMS,
-    errors=(400, 401),
+    errors=(400, 401, 404),  # 404: no such segment
 )
 @routes.get("/api/v1/conversations")
 async def list_conversations(request: web.Request) -> web.Response:

@@ -37,7 +37,7 @@ from hub.services import Services
 
 routes = web.RouteTableDef()
 
-Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")]
+Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://[!-~]+$")]  # printable ASCII
 EventType = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 STATES = ("pending", "done", "dead")
 

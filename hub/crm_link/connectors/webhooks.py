@@ -71,14 +71,16 @@ def _types(event_types: Sequence[str]) -> list[str]:
 async def check_target(url: str, policy: DestinationPolicy) -> str:
     """The URL, if the outbound policy lets hub call it (checked again at every connect); else 422."""
     try:
+        host = urlsplit(url).hostname or ""
         policy.check_url(url)
+    except ValueError as exc:  # urlsplit: e.g. "Invalid IPv6 URL"
+        raise ValidationFailed(f"url: not a URL ({exc})") from exc
     except BlockedDestination as exc:
         raise ValidationFailed(f"url: {exc.detail}") from exc
-    host = urlsplit(url).hostname or ""
     try:
         answers = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ValidationFailed(f"url: the host {host!r} does not resolve") from exc
+    except (OSError, UnicodeError) as exc:  # UnicodeError: not a name IDNA can encode
+        raise ValidationFailed(f"url: the host {host[:60]!r} does not resolve") from exc
     for *_rest, address in answers:
         ip = ipaddress.ip_address(address[0])
         if not policy.permits(ip):
