@@ -1,7 +1,7 @@
 """customer record: lifecycle, owner, merges, tags, notes, attribute definitions, duplicate decisions
 
 Revision ID: crm_2
-Revises: email_1
+Revises: routing_1
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import hub.db.models.base
 
 revision = 'crm_2'
-down_revision = 'email_1'
+down_revision = 'routing_1'
 branch_labels = None
 depends_on = None
 
