@@ -58,7 +58,8 @@ class EmailChannel(ChannelAdapter):
     type = "email"
     # Mail servers commonly refuse messages over 20-25 MB, base64 included: keep replies well below.
     capabilities = Capabilities(
-        max_text_length=100_000, html=True, attachments=True, max_attachment_bytes=15 << 20, max_attachments=10
+        max_text_length=100_000, html=True, attachments=True, max_attachment_bytes=15 << 20, max_attachments=10,
+        media="email",
     )
 
     def __init__(self, config: ChannelConfig, context: AdapterContext, *, pool: ParsePool | None = None) -> None:

@@ -122,3 +122,18 @@ async def test_first_sync_days_zero_imports_only_new_mail(email_hub: HubFactory,
     async with services_of(client).sessions() as session:
         ids = [i.split("#")[0] for i in (await session.scalars(select(Message.provider_message_id))).all() if i]
     assert ids == ["m2@example.org"]
+
+
+async def test_the_senders_display_name_fills_an_empty_contact_name(
+    email_hub: HubFactory, other_client: OtherClient
+) -> None:
+    nameless = plain_mail(1).replace(b"From: Kunde 1 <kunde@example.org>", b"From: kunde@example.org")
+    await other_client.append(nameless)
+    client = await email_hub()
+    await wait_for_inbound(client, 1)
+    async with services_of(client).sessions() as session:
+        assert (await session.scalars(select(Contact.name))).one() is None
+    await other_client.append(plain_mail(2).replace(b"Kunde 2", "Jürgen Müller".encode()))
+    await wait_for_inbound(client, 2)
+    async with services_of(client).sessions() as session:
+        assert (await session.scalars(select(Contact.name))).all() == ["Jürgen Müller"]
