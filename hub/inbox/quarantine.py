@@ -8,7 +8,6 @@ row still refers to the same bytes. Whatever nobody handled is deleted after
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from hub.auth.principal import Principal
 from hub.channels.base import ChannelAdapter, PermanentChannelError
 from hub.db.models import Blob, MessageAttachment, QuarantinedItem, utcnow
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.inbox.periodic import Periodic
 from hub.inbox.service import Inbox
 from hub.inbox.statuses import apply_status_event
 from hub.messages import InboundMessage
@@ -165,32 +165,14 @@ async def purge_expired(services: Services, older_than: datetime, *, limit: int 
     return len(ids)
 
 
-class QuarantineRetention:
+class QuarantineRetention(Periodic):
     """Deletes quarantined items after ``keep_days`` (hourly); every process may run it."""
 
     def __init__(self, services: Services, keep_days: int, *, interval: float = 3600.0) -> None:
         self.services = services
         self.keep_days = keep_days
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        super().__init__("quarantine-retention", self._purge, interval)
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="quarantine-retention")
-
-    async def aclose(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                while await purge_expired(self.services, utcnow() - timedelta(days=self.keep_days)):
-                    pass
-            except Exception:
-                log.exception("quarantine retention failed; trying again in an hour")
-            try:
-                await asyncio.wait_for(self._stop.wait(), self.interval)
-            except TimeoutError:
-                pass
+    async def _purge(self) -> None:
+        while await purge_expired(self.services, utcnow() - timedelta(days=self.keep_days)):
+            pass

@@ -6,7 +6,6 @@ processes running this worker never reopen a conversation twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlalchemy import select, update
 from hub import events as ev
 from hub.db.models import Conversation, TimelineEntry, utcnow
 from hub.events import Event
+from hub.inbox.periodic import Periodic
 from hub.services import Services
 
 log = logging.getLogger(__name__)
@@ -84,33 +84,13 @@ async def wake_due(services: Services, now: datetime, *, limit: int = 500) -> li
     return woken
 
 
-class Snoozer:
+class Snoozer(Periodic):
     """Background worker calling ``wake_due`` every ``interval`` seconds."""
 
     def __init__(self, services: Services, *, clock: Clock = utcnow, interval: float = 15.0) -> None:
         self.services = services
         self.clock = clock
-        self.interval = interval
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__("snoozer", self._wake, interval)
 
-    async def start(self) -> None:
-        """Run the worker in the background."""
-        self._task = asyncio.create_task(self._loop(), name="snoozer")
-
-    async def aclose(self) -> None:
-        """Stop after the current round."""
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await wake_due(self.services, self.clock())
-            except Exception:
-                log.exception("waking snoozed conversations failed; trying again next round")
-            try:
-                await asyncio.wait_for(self._stop.wait(), self.interval)
-            except TimeoutError:
-                pass
+    async def _wake(self) -> None:
+        await wake_due(self.services, self.clock())
