@@ -34,8 +34,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from databases import CHANNEL, Database  # noqa: E402
-from ingest import _start_profiler, stop_profiler  # noqa: E402
-from procs import Sampler, free_ports, stop, wait_healthy  # noqa: E402
+from procs import Sampler, free_ports, start_profiler, stop, stop_profiler, wait_healthy  # noqa: E402
 
 from tests.channels.email.dovecot import Dovecot, Mailbox  # noqa: E402
 
@@ -191,6 +190,47 @@ def folder_status(db: Database) -> dict[str, Any]:
     return dict(folders.get("INBOX", {}))
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and every live process below it (the parse workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+    tree = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    return sum(_cpu_seconds(pid) for pid in tree)
+
+
+def imap_cpu_seconds() -> float:
+    """CPU seconds of Dovecot's imap processes (the server side of the import)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "imap":
+                    total += _cpu_seconds(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return total
+
+
 def start_hub(workdir: Path, env: dict[str, str], port: int, label: str) -> subprocess.Popen[bytes]:
     log = open(workdir / f"hub-{label}.log", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
@@ -219,7 +259,7 @@ def run(backend: str, args: argparse.Namespace, dovecot: Dovecot, workdir: Path)
         healthy = time.perf_counter()
         sampler = Sampler(process.pid)
         sampler.start()
-        profiler = _start_profiler(args, process.pid, f"email-{backend}") if args.profile else None
+        profiler = start_profiler(Path(args.profile), process.pid, f"email-{backend}") if args.profile else None
         first_at: float | None = None
         stored = 0
         deadline = started + args.timeout
@@ -229,6 +269,8 @@ def run(backend: str, args: argparse.Namespace, dovecot: Dovecot, workdir: Path)
             if stored and first_at is None:
                 first_at = time.perf_counter()
         done_at = time.perf_counter()
+        hub_cpu = tree_cpu_seconds(process.pid)
+        server_cpu = imap_cpu_seconds()
         if profiler is not None:
             stop_profiler(profiler)
         sampler.finish()
@@ -265,6 +307,8 @@ def run(backend: str, args: argparse.Namespace, dovecot: Dovecot, workdir: Path)
         "seconds_importing": round(importing, 2),
         "msg_per_s_importing": round(after_first / importing, 1) if importing else 0.0,
         "peak_rss_mib": round(sampler.peak_rss_mib, 1),
+        "hub_cpu_ms_per_mail": round(1000 * hub_cpu / max(1, after_first), 2),
+        "imap_server_cpu_ms_per_mail": round(1000 * server_cpu / max(1, after_first), 2),
         "cpu": {k: round(v, 2) for k, v in sampler.window(time.time() - elapsed - 1, time.time()).items()},
         "restart_synced": synced,
         "new_rows_after_restart": after_restart - after_first,
@@ -315,6 +359,10 @@ def main() -> int:
             f"-> {verdict} the {TARGET_PER_SECOND:.0f}/s target; "
             f"peak RSS {r['peak_rss_mib']} MiB; restart: {r['new_rows_after_restart']} new rows "
             f"(synced: {r['restart_synced']}); lost {r['lost']}, duplicates {r['duplicates']}"
+        )
+        print(
+            f"{'':>12}CPU per mail: hub {r['hub_cpu_ms_per_mail']} ms (with its parse workers), "
+            f"Dovecot {r['imap_server_cpu_ms_per_mail']} ms; machine load {os.getloadavg()[0]:.1f}"
         )
         print(f"{'':>12}status after restart: {r['status_after_restart']}")
     return 0 if ok else 1
