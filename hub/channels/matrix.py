@@ -13,8 +13,8 @@ from hub.channels.registry import ADAPTERS
 
 HEADER = (
     "| channel | max text | longer text | attachments out | reply window | outside the window "
-    "| edits | reactions | read receipts | offered live |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| edits | reactions | read receipts | offered live | capacity |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -61,6 +61,7 @@ def row(name: str, caps: Capabilities) -> str:
     cells = [
         f"`{kind}` {variant}".strip(), length, longer, attachments, window, ", ".join(outside) or "—",
         _yes(caps.edits), _yes(caps.reactions), _yes(caps.read_receipts), _yes(caps.realtime),
+        caps.media,
     ]
     return "| " + " | ".join(cells) + " |"
 

@@ -72,6 +72,7 @@ class WebchatChannel(ChannelAdapter):
         max_attachments=5,
         read_receipts=True,
         realtime=True,
+        media="chat",
     )
 
     def __init__(self, config: ChannelConfig, context: AdapterContext) -> None:
