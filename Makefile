@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
+# Test processes for make test (pytest-xdist): one per core by default; 0 runs in-process.
+PYTEST_WORKERS ?= auto
 BENCH_ARGS ?=
 
 RUN_TARGETS := run migrate demo demo-reset serve
@@ -80,7 +82,7 @@ pytest: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check hub tests $(wildcard bench)
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)

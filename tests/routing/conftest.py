@@ -50,7 +50,7 @@ async def live_chat(client: Client, text: str = "Hallo?") -> int:
 @pytest.fixture
 def routing_queues() -> tuple[QueueConfig, ...]:
     return (
-        QueueConfig("support", {"reroute_after": 0.5, "offer_timeout": 1.0, "away_after_missed_offers": 2}),
+        QueueConfig("support", {"reroute_after": 0.5, "offer_timeout": 3.0, "away_after_missed_offers": 2}),
         QueueConfig("billing"),
         QueueConfig("complaints", {"priority": 5}),
     )

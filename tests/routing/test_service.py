@@ -82,7 +82,7 @@ async def test_unanswered_offers_time_out_and_two_misses_set_the_agent_away(hub:
     await presence(hub, agent.headers, "available")
     await live_chat(hub)
     await live_chat(hub)  # the first one, once missed, is not offered to the same agent again at once
-    timed_out = await eventually(lambda: _count(events_of(hub, "offer.timed_out"), 2), within=15, what="two timeouts")
+    timed_out = await eventually(lambda: _count(events_of(hub, "offer.timed_out"), 2), within=30, what="two timeouts")
     assert [e.data["missed_in_a_row"] for e in timed_out[:2]] == [1, 2]
     me = await eventually(lambda: _me_away(hub, agent.headers), what="the agent set away")
     assert me["reason"] == "missed_offers"
