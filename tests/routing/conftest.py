@@ -86,7 +86,7 @@ async def hub(
         yield client
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 10.0, what: str = "condition") -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 30.0, what: str = "condition") -> Any:
     """Poll ``check`` until it returns something truthy; fail after ``within`` seconds."""
     deadline = time.monotonic() + within
     while True:

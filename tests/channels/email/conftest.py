@@ -211,7 +211,7 @@ async def email_hub(
         await client.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 20.0, what: str = "condition") -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 45.0, what: str = "condition") -> None:
     """Wait until ``check()`` is true (polling); fail after ``seconds``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -233,7 +233,7 @@ async def count_quarantined(services: Services) -> int:
         return int(await session.scalar(select(func.count()).select_from(QuarantinedItem)) or 0)
 
 
-async def wait_for_inbound(client: TestClient[Any, Any], n: int, seconds: float = 20.0) -> None:
+async def wait_for_inbound(client: TestClient[Any, Any], n: int, seconds: float = 45.0) -> None:
     services = services_of(client)
 
     async def enough() -> bool:
