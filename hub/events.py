@@ -187,3 +187,9 @@ CONVERSATION_TYPING = "conversation.typing"
 CONVERSATION_READ = "conversation.read"
 CONVERSATION_RATED = "conversation.rated"
 EVENT_TYPES = EVENT_TYPES | {CONVERSATION_TYPING, CONVERSATION_READ, CONVERSATION_RATED}
+
+# Web UI (docs/ui.md): tags on conversations, who has a conversation open, @mentions in notes.
+CONVERSATION_TAGS_CHANGED = "conversation.tags_changed"
+CONVERSATION_VIEWING = "conversation.viewing"
+MESSAGE_MENTIONED = "message.mentioned"
+EVENT_TYPES = EVENT_TYPES | {CONVERSATION_TAGS_CHANGED, CONVERSATION_VIEWING, MESSAGE_MENTIONED}
