@@ -192,3 +192,8 @@ EVENT_TYPES = EVENT_TYPES | {CONVERSATION_TYPING, CONVERSATION_READ, CONVERSATIO
 CALL_UPDATED = "call.updated"
 CALL_SCREEN_POP = "call.screen_pop"
 EVENT_TYPES = EVENT_TYPES | {CALL_UPDATED, CALL_SCREEN_POP}
+# Web UI (docs/ui.md): tags on conversations, who has a conversation open, @mentions in notes.
+CONVERSATION_TAGS_CHANGED = "conversation.tags_changed"
+CONVERSATION_VIEWING = "conversation.viewing"
+MESSAGE_MENTIONED = "message.mentioned"
+EVENT_TYPES = EVENT_TYPES | {CONVERSATION_TAGS_CHANGED, CONVERSATION_VIEWING, MESSAGE_MENTIONED}

@@ -13,11 +13,14 @@ from hub.api import (
     calls,
     channel_admin,
     channels,
+    colleagues,
     companies,
     consents,
     contact_record,
     contacts,
     conversation_actions,
+    conversation_tags,
+    conversation_viewing,
     conversations,
     crm_workers,
     csv_io,
@@ -27,11 +30,14 @@ from hub.api import (
     openapi,
     outgoing_webhooks,
     pages,
+    preferences,
     privacy,
     queues,
     routing_moves,
+    saved_views,
     segments,
     timeline,
+    ui,
     webchat_agent,
     webhooks,
     widget,
@@ -77,11 +83,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(channels.routes)
     app.router.add_routes(channel_admin.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(ui.routes)
+    app.router.add_routes(preferences.routes)
+    app.router.add_routes(colleagues.routes)
+    app.router.add_routes(saved_views.routes)
     app.router.add_routes(auth.routes)
     app.router.add_routes(conversations.routes)
     app.router.add_routes(conversation_actions.routes)
     app.router.add_routes(calls.routes)
     app.router.add_routes(cti.routes)
+    app.router.add_routes(conversation_tags.routes)
+    app.router.add_routes(conversation_viewing.routes)
     app.router.add_routes(contacts.routes)
     app.router.add_routes(timeline.routes)
     app.router.add_routes(contact_record.routes)

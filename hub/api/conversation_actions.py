@@ -40,9 +40,10 @@ from hub.api.spec import Param, operation
 from hub.auth.principal import Role
 from hub.channels.api import ApiAttachment, decode_attachment
 from hub.db.models import Channel, Conversation, Message, OutboxItem
-from hub.errors import NotFound
+from hub.errors import NotFound, ValidationFailed
 from hub.inbox import actions, idempotency
-from hub.inbox.actions import MAX_BODY_LENGTH
+from hub.inbox.actions import MAX_BODY_LENGTH, endpoint_by_id
+from hub.inbox.attention import MAX_MENTIONS, mention
 from hub.inbox.dead_letters import retry_dead
 from hub.inbox.idempotency import StoredResponse
 from hub.messages import Template
@@ -67,6 +68,7 @@ class ReplyBody(msgspec.Struct, forbid_unknown_fields=True):
 
     Give ``body``, ``attachments`` or (where the channel sends them) a ``template``;
     ``tag`` names a message tag that lets a reply out after the channel's reply window.
+    ``mentions`` (notes only): user ids of colleagues to notify (``message.mentioned``).
     """
 
     body: Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH)] = ""
@@ -74,6 +76,7 @@ class ReplyBody(msgspec.Struct, forbid_unknown_fields=True):
     attachments: Annotated[list[ApiAttachment], msgspec.Meta(max_length=10)] = []
     template: TemplateBody | None = None
     tag: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Z0-9_]+$")] | None = None
+    mentions: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]], msgspec.Meta(max_length=MAX_MENTIONS)] = []
 
 
 class AssigneeBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -143,6 +146,8 @@ async def post_message(request: web.Request) -> web.Response:
 
     limit = services.settings.max_attachment_bytes
     attachments = [decode_attachment(item, limit) for item in payload.attachments]
+    if payload.mentions and not payload.private:
+        raise ValidationFailed("mentions are for internal notes (private: true)")
     template = (
         Template(payload.template.name, payload.template.language, tuple(payload.template.parameters))
         if payload.template is not None
@@ -155,6 +160,10 @@ async def post_message(request: web.Request) -> web.Response:
             private=payload.private, adapters=adapters, unit=unit,
             attachments=attachments, template=template, tag=payload.tag,
         )
+        if payload.mentions:
+            conversation = await unit.session.get(Conversation, conversation_id)
+            assert conversation is not None  # reply() loaded and checked it in this transaction
+            await mention(unit, principal, conversation, message.id, payload.mentions)
         stored = await attachment_views(unit.session, [message.id])
         view = MessageView(
             id=message.id,
@@ -169,6 +178,7 @@ async def post_message(request: web.Request) -> web.Response:
             created_at=message.created_at,
             sent_at=message.sent_at,
             attachments=stored.get(message.id, []),
+            channel=message_channel(request, message.channel_id),
         )
         return StoredResponse(201, msgspec.json.encode(view))
 
@@ -220,6 +230,11 @@ async def put_status(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     await actions.set_status(services, principal, conversation_id, payload.status, payload.until)
     return json_response(await _summary(services, conversation_id))
+
+
+def message_channel(request: web.Request, channel_id: int) -> str | None:
+    endpoint = endpoint_by_id(request.app[SERVICES], channel_id)
+    return endpoint.name if endpoint is not None else None
 
 
 async def _summary(services: Services, conversation_id: int) -> ConversationSummary:

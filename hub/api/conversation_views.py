@@ -24,6 +24,7 @@ from hub.db.models import (
     Message,
     MessageAttachment,
     Queue,
+    SlaClock,
     Tag,
     User,
 )
@@ -81,10 +82,21 @@ class MessageView(msgspec.Struct):
     sent_at: datetime | None
     attachments: list[AttachmentView]
     edit_of: int | None = None  # the message of this conversation that this one (a customer's edit) replaces
+    quote_start: int | None = None  # email: where quoted earlier mail / the signature begins in ``text``
+    channel: str | None = None  # the channel it came or went through (a thread can span channels)
+
+
+class SlaDue(msgspec.Struct):
+    """A running SLA target: ``state`` active, warning or missed; ``due_at`` when it is (was) due."""
+
+    target: str
+    policy: str
+    state: str
+    due_at: datetime | None
 
 
 class ConversationSummary(msgspec.Struct):
-    """A conversation as lists show it."""
+    """A conversation as lists show it; ``sla`` lists its running SLA targets."""
 
     id: int
     status: ConversationStatus
@@ -102,9 +114,10 @@ class ConversationSummary(msgspec.Struct):
     first_response_at: datetime | None
     resolved_at: datetime | None
     snoozed_until: datetime | None
+    sla: list[SlaDue] = []
 
 
-class ConversationDetail(ConversationSummary):
+class ConversationDetail(ConversationSummary, kw_only=True):
     """A conversation with all its messages, oldest first."""
 
     messages: list[MessageView]
@@ -138,6 +151,7 @@ async def conversation_summaries(
     """Summaries for rows of ``summary_query()``, in their order."""
     conversation_ids = [row[0].id for row in rows]
     tags = await tags_of(session, conversation_ids)
+    sla = await sla_of(session, conversation_ids)
     identities = await identities_of(session, {row[0].contact_id for row in rows})
     return [
         ConversationSummary(
@@ -157,6 +171,7 @@ async def conversation_summaries(
             first_response_at=conv.first_response_at,
             resolved_at=conv.resolved_at,
             snoozed_until=conv.snoozed_until,
+            sla=sla.get(conv.id, []),
         )
         for conv, channel, queue, user_id, user_name, contact_name in rows
     ]
@@ -177,14 +192,15 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
     """Every message of a conversation, oldest first, with authors and attachment metadata."""
     rows = (
         await session.execute(
-            select(Message, User.name)
+            select(Message, User.name, Channel.name)
             .outerjoin(User, User.id == Message.author_user_id)
+            .join(Channel, Channel.id == Message.channel_id)
             .where(Message.conversation_id == conversation_id)
             .order_by(Message.created_at, Message.id)
         )
     ).all()
-    attachments = await attachment_views(session, [m.id for m, _ in rows])
-    by_provider_id = {m.provider_message_id: m.id for m, _ in rows if m.provider_message_id is not None}
+    attachments = await attachment_views(session, [m.id for m, _, _ in rows])
+    by_provider_id = {m.provider_message_id: m.id for m, _, _ in rows if m.provider_message_id is not None}
     return [
         MessageView(
             id=m.id,
@@ -200,8 +216,10 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
             sent_at=m.sent_at,
             attachments=attachments.get(m.id, []),
             edit_of=by_provider_id.get(m.edit_of) if m.edit_of is not None else None,
+            quote_start=m.quote_start,
+            channel=channel_name,
         )
-        for m, author_name in rows
+        for m, author_name, channel_name in rows
     ]
 
 
@@ -235,6 +253,21 @@ async def tags_of(session: AsyncSession, conversation_ids: Sequence[int]) -> dic
     out: dict[int, list[str]] = defaultdict(list)
     for conversation_id, name in rows:
         out[conversation_id].append(name)
+    return out
+
+
+async def sla_of(session: AsyncSession, conversation_ids: Sequence[int]) -> dict[int, list[SlaDue]]:
+    """Running SLA targets per conversation, soonest due first."""
+    if not conversation_ids:
+        return {}
+    found = await session.scalars(
+        select(SlaClock)
+        .where(SlaClock.conversation_id.in_(list(conversation_ids)), SlaClock.running.is_(True))
+        .order_by(SlaClock.due_at)
+    )
+    out: dict[int, list[SlaDue]] = defaultdict(list)
+    for clock in found:
+        out[clock.conversation_id].append(SlaDue(clock.target, clock.policy, clock.state, clock.due_at))
     return out
 
 

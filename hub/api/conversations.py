@@ -42,8 +42,17 @@ from hub.api.segments import segment_condition, segment_param
 from hub.api.spec import Param, operation
 from hub.auth.policy import can_see_conversation, conversation_scope, ensure_conversation_visible
 from hub.auth.principal import Principal
-from hub.db.models import Channel, Conversation, Message, MessageAttachment, Queue
+from hub.db.models import (
+    Channel,
+    Conversation,
+    ConversationTag,
+    Message,
+    MessageAttachment,
+    Queue,
+    Tag,
+)
 from hub.errors import NotFound
+from hub.inbox.queueing import MAX_PRIORITY
 
 routes = web.RouteTableDef()
 
@@ -62,6 +71,14 @@ LIST_PARAMS = (
     ),
     Param("channel", "query", NAME_SCHEMA, "channel name"),
     Param("contact", "query", ID_SCHEMA, "contact id"),
+    Param("tag", "query", NAME_SCHEMA, "only conversations with this tag"),
+    Param("priority_min", "query", {"type": "integer", "minimum": 0, "maximum": MAX_PRIORITY}, "only this priority or higher"),
+    Param(
+        "my_queues",
+        "query",
+        {"type": "string", "enum": ["true"]},
+        "`true`: only conversations in the caller's own queues",
+    ),
     Param(
         "q",
         "query",
@@ -145,10 +162,26 @@ def _filters(request: web.Request, principal: Principal) -> list[ColumnElement[b
     contact = query_int(request, "contact")
     if contact is not None:
         conditions.append(Conversation.contact_id == contact)
+    tag = query_text(request, "tag", min_length=1, max_length=100)
+    if tag is not None:
+        conditions.append(_tagged(tag.strip().lower()) if storable(tag) else false())
+    priority_min = query_int(request, "priority_min", minimum=0, maximum=MAX_PRIORITY)
+    if priority_min is not None:
+        conditions.append(Conversation.priority >= priority_min)
+    if query_choice(request, "my_queues", ("true",)) is not None:
+        conditions.append(Conversation.queue_id.in_(sorted(principal.queue_ids)))
     text = query_text(request, "q", max_length=MAX_QUERY)
     if text and text.strip():
         conditions.append(_search(text.strip()) if storable(text) else false())
     return conditions
+
+
+def _tagged(name: str) -> ColumnElement[bool]:
+    return exists(
+        select(ConversationTag.conversation_id)
+        .join(Tag, Tag.id == ConversationTag.tag_id)
+        .where(ConversationTag.conversation_id == Conversation.id, Tag.name == name)
+    )
 
 
 def _search(text: str) -> ColumnElement[bool]:

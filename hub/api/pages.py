@@ -1,4 +1,4 @@
-"""The plain HTML pages served until the web UI lands: start page and API overview.
+"""Plain HTML pages beside the web UI: the status page and the API overview.
 
 Rendered from ``web/templates`` with Jinja2 (autoescaped), in German or English by
 the browser's ``Accept-Language``.
@@ -34,7 +34,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "health": "Health check",
         "channels": "Channels",
         "no_channels": "No channels configured.",
-        "ui_coming": "The agent inbox and supervisor wall are served here once the web UI is built.",
+        "web_ui": "The web UI",
         "api_intro": "Every route of the REST API; the machine-readable description is",
         "method": "Method",
         "path": "Path",
@@ -48,7 +48,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "health": "Zustandsprüfung",
         "channels": "Kanäle",
         "no_channels": "Keine Kanäle konfiguriert.",
-        "ui_coming": "Posteingang und Supervisor-Ansicht erscheinen hier, sobald die Weboberfläche gebaut ist.",
+        "web_ui": "Die Weboberfläche",
         "api_intro": "Alle Routen der REST-API; die maschinenlesbare Beschreibung ist",
         "method": "Methode",
         "path": "Pfad",
@@ -81,7 +81,7 @@ def render(request: web.Request, template: str, **context: object) -> web.Respon
     return web.Response(text=html, content_type="text/html", headers={"Content-Language": lang})
 
 
-@routes.get("/")
+@routes.get("/status")
 async def index(request: web.Request) -> web.Response:
     """A plain page that says what is running."""
     services = request.app[SERVICES]

@@ -143,6 +143,10 @@ PERSONAL: tuple[PersonalColumn, ...] = (
     PersonalColumn("users", "email", "user", "the user's login email", "users.id"),
     PersonalColumn("users", "name", "user", "the user's name", "users.id"),
     PersonalColumn("users", "password_hash", "user", "argon2 hash of the user's password", "users.id"),
+    PersonalColumn(
+        "ui_saved_views", "params", "user", "a user's saved inbox filters; the search text may name anyone",
+        "ui_saved_views.user_id",
+    ),
     # Routing: an agent's presence is a record of their working time.
     PersonalColumn("routing_agents", "presence", "user", "the agent's presence (available, away, offline)",
                    "routing_agents.user_id"),
@@ -313,6 +317,7 @@ NOT_PERSONAL: dict[str, str] = {
     "attribute_definitions.choices": "the values a choice attribute allows",
     "contact_merges.moved": "ids of the rows a merge moved",
     "segments.name": "segment name chosen by staff",
+    "ui_saved_views.name": "inbox view name chosen by a staff user",
     "segments.description": "what the segment is for, written by staff",
     "segments.definition": "a filter staff define (criteria over contacts, not a person's record)",
     "connector_cursors.name": "connector name from the configuration",

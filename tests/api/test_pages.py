@@ -10,7 +10,7 @@ from hub.api.pages import choose_language
 
 
 async def test_start_page_names_the_channels_and_links_the_api(client: TestClient[Any, Any]) -> None:
-    resp = await client.get("/")
+    resp = await client.get("/status")
     assert resp.status == 200
     html = await resp.text()
     assert "<code>web-form</code>" in html
@@ -19,7 +19,7 @@ async def test_start_page_names_the_channels_and_links_the_api(client: TestClien
 
 
 async def test_start_page_speaks_german_when_asked(client: TestClient[Any, Any]) -> None:
-    resp = await client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    resp = await client.get("/status", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
     assert resp.headers["Content-Language"] == "de"
     assert "Kanäle" in await resp.text()
 

@@ -48,6 +48,7 @@ from hub.db.models.staff import (
     UserSkill,
     WebSession,
 )
+from hub.db.models.ui import SavedView
 from hub.db.models.webchat import ConversationRating, WebchatVisitor
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "Queue",
     "QueueMember",
     "QueueStatsSnapshot",
+    "SavedView",
     "RoutingAgent",
     "RoutingEntry",
     "RoutingLease",

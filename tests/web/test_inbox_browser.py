@@ -1,0 +1,127 @@
+"""The agents' inbox in headless Chromium: live arrival, reply, note, live assignment, German."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import send_inbound
+from tests.web.conftest import Hub, NewPage, log_in, screenshot
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+async def test_a_new_message_appears_live_and_the_agent_replies_and_notes(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    page = await new_page()
+    await log_in(page, hub, "anna@example.test")
+    await page.click("button.view[data-view=queues]")
+    await page.wait_for_selector("#list-empty:not([hidden])")
+
+    sent = await send_inbound(
+        hub.client, text="Meine Bestellung ist nicht angekommen.",
+        sender={"email": "kunde@example.test", "name": "Klara Kundin"}, subject="Bestellung 4711",
+    )
+    item = page.locator(f"#conversation-list li[data-id='{sent['conversation_id']}']")
+    await item.wait_for()  # arrived over /ws, no reload
+    assert "Klara Kundin" in await item.inner_text()
+
+    await item.locator("a").click()
+    await page.wait_for_url(f"{hub.base}/inbox/{sent['conversation_id']}")
+    thread = page.locator(".thread")
+    await thread.get_by_text("Meine Bestellung ist nicht angekommen.").wait_for()
+    await page.locator("#contact-pane").get_by_text("kunde@example.test").first.wait_for()
+
+    await page.keyboard.press("r")
+    await page.keyboard.type("Wir schicken sie heute noch einmal los.")
+    await page.keyboard.press("Control+Enter")
+    reply = thread.locator("article.message.out", has_text="Wir schicken sie heute noch einmal los.")
+    await reply.wait_for()
+    await reply.locator(".msg-status[data-status=sent]").wait_for()  # the receiver took it; the status came live
+    assert len(await hub.receiver.wait_for(1)) == 1
+
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("n")
+    await page.keyboard.type("Kundin ist Stammkundin, Versand priorisieren.")
+    await page.keyboard.press("Control+Enter")
+    await thread.locator("article.message.note", has_text="Versand priorisieren").wait_for()
+    await screenshot(page, "inbox_reply_and_note")
+
+
+async def test_a_supervisor_assigns_and_the_agent_sees_it_live(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    await hub.user("sven@example.test", "Sven Supervisor", role="supervisor", queues=())
+    sent = await send_inbound(hub.client, text="Hallo, bitte Rückruf.", sender={"email": "k2@example.test", "name": "Karl"})
+    conversation_id = sent["conversation_id"]
+
+    agent = await new_page()
+    await log_in(agent, hub, "anna@example.test")
+    await agent.click("button.view[data-view=mine]")
+    await agent.wait_for_selector("#list-empty:not([hidden])")
+
+    supervisor = await new_page()
+    await log_in(supervisor, hub, "sven@example.test", f"/inbox/{conversation_id}")
+    await supervisor.locator(".thread").get_by_text("Hallo, bitte Rückruf.").wait_for()
+    await supervisor.select_option("select[name=assignee]", label="Anna Schmidt")
+
+    await agent.locator(f"#conversation-list li[data-id='{conversation_id}']").wait_for()
+    await agent.locator(".toast").filter(has_text=f"#{conversation_id}").wait_for()
+    await screenshot(agent, "inbox_assigned_live")
+    await screenshot(supervisor, "inbox_supervisor_assigns")
+
+
+async def test_colleagues_on_the_same_conversation_are_warned(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    await hub.user("ben@example.test", "Ben Berger")
+    sent = await send_inbound(hub.client, text="Wer hilft mir?", sender={"email": "k3@example.test"})
+    path = f"/inbox/{sent['conversation_id']}"
+    anna = await new_page()
+    await log_in(anna, hub, "anna@example.test", path)
+    ben = await new_page()
+    await log_in(ben, hub, "ben@example.test", path)
+    await anna.locator(".presence-warning", has_text="Ben Berger").wait_for()
+    await ben.locator(".presence-warning", has_text="Anna Schmidt").wait_for()
+    await ben.keyboard.press("r")
+    await ben.keyboard.type("Ich übernehme")
+    await anna.locator(".presence-warning", has_text="typing").wait_for()
+    await screenshot(anna, "inbox_colleague_typing")
+
+
+async def test_a_draft_survives_a_reload(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    sent = await send_inbound(hub.client, text="Frage", sender={"email": "k4@example.test"})
+    page = await new_page()
+    await log_in(page, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
+    await page.locator(".composer textarea").fill("Halb geschriebene Antwort")
+    await page.wait_for_selector(".draft-state:has-text('Draft saved')")
+    await page.reload()
+    await page.wait_for_selector(".composer textarea")
+    assert await page.locator(".composer textarea").input_value() == "Halb geschriebene Antwort"
+
+
+async def test_the_german_ui_speaks_german(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    await send_inbound(hub.client, text="Hallo", sender={"email": "k5@example.test", "name": "Greta"})
+    page = await new_page(locale="de-DE")
+    await page.goto(f"{hub.base}/inbox")
+    assert await page.locator("#login-form button[type=submit]").inner_text() == "Anmelden"
+    await log_in(page, hub, "anna@example.test")
+    await page.click("button.view[data-view=queues]")
+    await page.locator("#conversation-list li").first.wait_for()
+    assert await page.locator("button.view[data-view=mine]").inner_text() == "Meine"
+    assert await page.locator(".mainnav a[aria-current=page]").inner_text() == "Posteingang"
+    assert "Offen" in await page.locator("#conversation-list li").first.inner_text()
+    await screenshot(page, "inbox_german")
+
+
+async def test_the_inbox_works_at_phone_width(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    sent = await send_inbound(hub.client, text="Vom Handy", sender={"email": "k6@example.test"})
+    page = await new_page(width=390, height=844)
+    await log_in(page, hub, "anna@example.test")
+    await page.click("button.view[data-view=queues]")
+    await page.locator(f"#conversation-list li[data-id='{sent['conversation_id']}'] a").click()
+    await page.locator(".thread").get_by_text("Vom Handy").wait_for()
+    assert not await page.locator(".list-pane").is_visible()  # one column at a time
+    await page.click(".back-to-list")
+    await page.locator(".list-pane").wait_for()
+    await screenshot(page, "inbox_phone")
