@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.api import (
     agents,
     auth,
+    canned_responses,
     channel_admin,
     channels,
     companies,
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(queues.routes)
     app.router.add_routes(agents.routes)
     app.router.add_routes(routing_moves.routes)
+    app.router.add_routes(canned_responses.routes)
     app.router.add_routes(openapi.routes)
     webhooks.add_webhook_routes(app, ADAPTER_TYPES)
     app.router.add_routes(webchat_agent.routes)

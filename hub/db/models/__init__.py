@@ -1,6 +1,7 @@
 """ORM rows, grouped by aggregate. Import from here."""
 
 from hub.db.models.base import Base, UTCDateTime, utcnow
+from hub.db.models.canned import CannedResponse
 from hub.db.models.connectors import (
     ConnectorCursor,
     WebhookAttempt,
@@ -55,6 +56,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Blob",
+    "CannedResponse",
     "Channel",
     "ChannelState",
     "Company",
