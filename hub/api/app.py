@@ -27,10 +27,13 @@ from hub.api import (
     outgoing_webhooks,
     pages,
     privacy,
+    queue_day,
     queues,
+    routing_config,
     routing_moves,
     segments,
     timeline,
+    user_admin,
     webchat_agent,
     webhooks,
     widget,
@@ -91,6 +94,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(agents.routes)
     app.router.add_routes(routing_moves.routes)
     app.router.add_routes(canned_responses.routes)
+    app.router.add_routes(queue_day.routes)
+    app.router.add_routes(routing_config.routes)
+    app.router.add_routes(user_admin.routes)
     app.router.add_routes(openapi.routes)
     webhooks.add_webhook_routes(app, ADAPTER_TYPES)
     app.router.add_routes(webchat_agent.routes)

@@ -19,6 +19,7 @@ from hub.api.contact_views import PRINTABLE
 from hub.api.guard import authenticate
 from hub.api.jsonio import json_response, read_json
 from hub.api.keys import SERVICES
+from hub.api.pages import choose_language
 from hub.api.query import (
     MAX_ID,
     cursor_param,
@@ -215,7 +216,7 @@ async def post_render(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     row = await get_canned(services, principal, canned_id)
     variables = await conversation_variables(services, principal, body.conversation_id)
-    language = body.language or await _preferred(services, principal, row)
+    language = body.language or await _preferred(services, principal, row, request.headers.get("Accept-Language"))
     if language not in row.bodies:
         raise ValidationFailed(f"this canned response has no {language!r} text (it has {', '.join(sorted(row.bodies))})",
                                extra={"code": "canned_language"})
@@ -225,11 +226,12 @@ async def post_render(request: web.Request) -> web.Response:
                                   format=row.format, text=text))
 
 
-async def _preferred(services: Services, principal: Principal, row: CannedResponse) -> str:
-    """The caller's language if the response has it, else English, else whatever it has."""
+async def _preferred(services: Services, principal: Principal, row: CannedResponse, accept: str | None) -> str:
+    """The caller's saved language, else their browser's (Accept-Language), if the response has it;
+    else English, else whatever it has."""
     async with services.sessions() as session:
         locale = await session.scalar(select(User.locale).where(User.id == principal.user_id))
-    mine = (locale or "")[:2].lower()
+    mine = (locale or "")[:2].lower() if locale else (choose_language(accept) if accept else "")
     for language in (mine, "en", *LANGUAGES):
         if language in row.bodies:
             return language

@@ -156,6 +156,9 @@ async def test_an_agent_renders_a_response_for_a_conversation_they_may_see(clien
     rendered = await resp.json()
     assert rendered["language"] == "en"  # no locale set: English
     assert rendered["text"] == f"Hello Eva Kunde, this is Anna Agent (case #{mine['conversation_id']})."
+    resp = await client.post(render_url, json={"conversation_id": mine["conversation_id"]},
+                             headers={**agent.headers, "Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    assert (await resp.json())["language"] == "de"  # no locale set: the browser's language
 
     async with services.sessions() as session, session.begin():
         await session.execute(update(User).where(User.id == agent.id).values(locale="de-DE"))
@@ -164,6 +167,9 @@ async def test_an_agent_renders_a_response_for_a_conversation_they_may_see(clien
     resp = await client.post(render_url, json={"conversation_id": mine["conversation_id"], "language": "en"},
                              headers=agent.headers)
     assert (await resp.json())["language"] == "en"
+    resp = await client.post(render_url, json={"conversation_id": mine["conversation_id"]},
+                             headers={**agent.headers, "Accept-Language": "en"})
+    assert (await resp.json())["language"] == "de"  # the saved language wins over the browser's
 
     # No IDOR: a conversation of another queue, or none at all, reads the same.
     for conversation_id in (theirs["conversation_id"], 999_999):
