@@ -11,6 +11,7 @@ from hub.api import (
     agents,
     auth,
     calls,
+    canned_responses,
     channel_admin,
     channels,
     colleagues,
@@ -32,12 +33,15 @@ from hub.api import (
     pages,
     preferences,
     privacy,
+    queue_day,
     queues,
+    routing_config,
     routing_moves,
     saved_views,
     segments,
     timeline,
     ui,
+    user_admin,
     webchat_agent,
     webhooks,
     widget,
@@ -107,6 +111,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(queues.routes)
     app.router.add_routes(agents.routes)
     app.router.add_routes(routing_moves.routes)
+    app.router.add_routes(canned_responses.routes)
+    app.router.add_routes(queue_day.routes)
+    app.router.add_routes(routing_config.routes)
+    app.router.add_routes(user_admin.routes)
     app.router.add_routes(openapi.routes)
     webhooks.add_webhook_routes(app, ADAPTER_TYPES)
     app.router.add_routes(webchat_agent.routes)

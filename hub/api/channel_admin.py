@@ -13,6 +13,7 @@ import msgspec
 from aiohttp import web
 from sqlalchemy import func, select
 
+from hub.api.channel_activity import ChannelActivity, channel_activity
 from hub.api.conversations import content_disposition
 from hub.api.guard import authenticate
 from hub.api.jsonio import json_response
@@ -49,6 +50,7 @@ class ChannelView(msgspec.Struct):
     can_send: bool
     status: dict[str, Any]
     quarantined: int
+    activity: ChannelActivity
 
 
 class ChannelList(msgspec.Struct):
@@ -119,6 +121,7 @@ async def _views(services: Services, adapters: dict[str, ChannelAdapter], names:
                 )
             ).all()
         )
+        activity = await channel_activity(session, list(ids.values()))
     stored: dict[int, dict[str, Any]] = {}
     for channel_id, key, data in states:
         stored.setdefault(channel_id, {})[key] = data
@@ -139,6 +142,7 @@ async def _views(services: Services, adapters: dict[str, ChannelAdapter], names:
                 can_send=adapter.can_send,
                 status=status,
                 quarantined=int(counts.get(endpoint.channel_id, 0)),
+                activity=activity[endpoint.channel_id],
             )
         )
     return views

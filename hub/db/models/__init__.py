@@ -2,6 +2,7 @@
 
 from hub.db.models.base import Base, UTCDateTime, utcnow
 from hub.db.models.calls import Call, CallRecording
+from hub.db.models.canned import CannedResponse
 from hub.db.models.connectors import (
     ConnectorCursor,
     WebhookAttempt,
@@ -59,6 +60,7 @@ __all__ = [
     "Blob",
     "Call",
     "CallRecording",
+    "CannedResponse",
     "Channel",
     "ChannelState",
     "Company",

@@ -1,0 +1,1 @@
+"""Canned responses: reply templates with variables, rendered in a sandbox."""
