@@ -251,7 +251,7 @@ async def measure(url: str, data_dir: Path, args: argparse.Namespace) -> dict[st
 
 def report(args: argparse.Namespace, built: bool, prepared: float, result: dict[str, Any]) -> None:
     lookup = result["lookup"]
-    print(f"contacts benchmark, {args.backend}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+    print(f"contacts benchmark, {args.backend}, started {result['started']:%Y-%m-%d %H:%M} UTC, "
           f"load average {' '.join(f'{x:.2f}' for x in result['load_start'])} at start")
     print(f"database: {args.contacts:,} contacts, {3 * args.contacts:,} identities, "
           f"{'built' if built else 'reused from the cache'} in {prepared:.1f} s; "
@@ -294,6 +294,7 @@ def main() -> None:
                         "postgresql+asyncpg://127.0.0.1:5432/postgres"))  # fmt: skip
     args = parser.parse_args()
     load_start = os.getloadavg()
+    started = datetime.now(UTC)
     database = ContactsDatabase(args.backend, args.contacts, args.postgres_url)
     built, prepared = database.prepare(fresh=args.fresh)
     data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-contacts-"))
@@ -302,8 +303,9 @@ def main() -> None:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     result["load_start"] = load_start
+    result["started"] = started
     if args.json:
-        print(json.dumps({"args": vars(args), "built": built, "prepared_s": prepared, **result}, indent=1))
+        print(json.dumps({"args": vars(args), "built": built, "prepared_s": prepared, **result}, indent=1, default=str))
     else:
         report(args, built, prepared, result)
 
