@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, time, timedelta
 
 from hub.crm_link.retention import RetentionSettings
-from hub.crm_link.retention_daily import daily_retention, due_today, run_if_due
+from hub.crm_link.retention_daily import daily_retention, due_today, remember_start, run_if_due
 from hub.db.models import AuditEntry
 from tests.crm_link.test_retention import NOW, SETTINGS, conversation
 from tests.inbox.outbound_env import Env
@@ -59,12 +59,26 @@ async def test_two_processes_run_retention_once_a_day_at_run_at(hub_env: Env) ->
 
 async def test_a_hub_started_after_run_at_catches_up_and_deletes_what_is_due(hub_env: Env) -> None:
     old = await conversation(hub_env, "old@x.de", resolved_days_ago=400)
+    # It ran on the day before (started before run_at), then was down over run_at.
+    await remember_start(hub_env.services, DAILY, DAY.replace(hour=1))
     late = DAY.replace(hour=11)
     report = await run_if_due(hub_env.services, DAILY, late)
     assert report is not None and report.conversations == {"forms-30": [old], "everything-365": []}
     assert await run_if_due(hub_env.services, DAILY, late + timedelta(hours=1)) is None  # done today
     assert await run_if_due(hub_env.services, DAILY, (late + timedelta(days=1)).replace(hour=3)) is None  # not yet
     assert await runs(hub_env) == 1
+
+
+async def test_a_fresh_installation_waits_for_the_next_run_at(hub_env: Env) -> None:
+    fake = FakeTime(DAY.replace(hour=11), sleeps=1)
+    ended = await asyncio.gather(
+        daily_retention(hub_env.services, DAILY, clock=fake.clock, sleep=fake.sleep), return_exceptions=True
+    )
+    assert [type(e) for e in ended] == [Stopped]
+    # Started at 11:00: nothing ran that day; the one run was the next day's, at 03:30.
+    assert fake.woke_at == [DAY.replace(hour=3, minute=30) + timedelta(days=1)]
+    assert await runs(hub_env) == 1
+    assert await run_if_due(hub_env.services, DAILY, fake.now + timedelta(hours=1)) is None
 
 
 async def test_no_daily_run_when_run_at_is_off(hub_env: Env) -> None:
