@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.audit import record_audit
 from hub.auth.principal import Principal
-from hub.crm_link.segments import Definition, parse_definition
-from hub.db.models import Segment, utcnow
+from hub.crm_link.restriction import unrestricted
+from hub.crm_link.segments import Definition, contact_filter, parse_definition
+from hub.db.models import Contact, Segment, utcnow
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services import Services
 
@@ -29,6 +32,28 @@ async def load_definition(session: AsyncSession, segment_id: int) -> Definition:
     if raw is None:
         raise NotFound("no such segment")
     return parse_definition(raw)
+
+
+async def segments_of_contact(
+    session: AsyncSession, names: Collection[str], contact_id: int, *, now: datetime
+) -> frozenset[str]:
+    """Which of the saved segments called ``names`` the contact is in, for automation (routing rules).
+
+    A restricted contact (Art. 18) is in none of them: no automated processing. A name
+    no segment has (deleted, renamed) matches nothing.
+    """
+    if not names:
+        return frozenset()
+    saved = (await session.execute(select(Segment.name, Segment.definition).where(Segment.name.in_(sorted(names))))).all()
+    found = set()
+    for name, raw in saved:
+        member = contact_filter(parse_definition(raw), Contact.id.expression, now=now)
+        hit = await session.scalar(
+            select(Contact.id).where(Contact.id == contact_id, member, unrestricted(Contact.id.expression))
+        )
+        if hit is not None:
+            found.add(name)
+    return frozenset(found)
 
 
 async def create_segment(

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from hub import events as ev
+from hub.crm_link.segment_store import segments_of_contact
 from hub.db.models import RoutingEntry, RoutingOffer, RoutingOutcome
 from hub.events import Event
 from hub.inbox import queueing
@@ -26,7 +27,7 @@ from hub.routing.apply import Applier
 from hub.routing.engine import Engine
 from hub.routing.lease import Lease
 from hub.routing.model import Decision, Presence
-from hub.routing.rules import Facts, apply_rules
+from hub.routing.rules import Facts, apply_rules, rule_segments
 from hub.routing.settings import RoutingSettings, agent_capacity
 from hub.services import Services, Unit
 
@@ -297,8 +298,9 @@ class Router:
         session = unit.session
         text, subject = await store.first_message(session, row.id)
         attributes = await store.contact_attributes(session, row.contact_id)
+        segments = await segments_of_contact(session, rule_segments(self.settings.rules), row.contact_id, now=now)
         queue_names = {q.id: q.name for q in self.settings.queues}
-        facts = Facts(info.name, queue_names.get(row.queue_id or 0), text, subject, attributes)
+        facts = Facts(info.name, queue_names.get(row.queue_id or 0), text, subject, attributes, segments)
         outcome = apply_rules(self.settings.rules, facts, row.priority)
         if not outcome.matched:
             return row

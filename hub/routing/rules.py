@@ -2,8 +2,9 @@
 
 A rule matches when all of its conditions hold (keywords: any of them, at the start of
 a word, case-insensitively, in subject or text; contact attributes: every one equal;
-channels and queues: one of them). Matching rules apply in order: ``priority`` sets a
-floor, ``raise_priority`` adds, the first rule naming a ``queue`` picks the queue.
+channels, queues and saved segments of the customer record: one of them). Matching
+rules apply in order: ``priority`` sets a floor, ``raise_priority`` adds, the first
+rule naming a ``queue`` picks the queue.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class IngestRule:
     contact_attributes: Mapping[str, Any] = field(default_factory=dict)
     channels: tuple[str, ...] = ()
     queues: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()  # names of saved segments (docs/crm.md); the contact is in one
     priority: int | None = None
     raise_priority: int = 0
     queue: str | None = None
@@ -33,6 +35,8 @@ class IngestRule:
         if self.channels and facts.channel not in self.channels:
             return False
         if self.queues and facts.queue not in self.queues:
+            return False
+        if self.segments and facts.segments.isdisjoint(self.segments):
             return False
         for key, wanted in self.contact_attributes.items():
             if facts.contact_attributes.get(key) != wanted:
@@ -51,6 +55,7 @@ class Facts:
     text: str = ""
     subject: str = ""
     contact_attributes: Mapping[str, Any] = field(default_factory=dict)
+    segments: frozenset[str] = frozenset()  # the rules' segments the contact is a member of
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class Outcome:
     priority: int
     queue: str | None
     matched: tuple[str, ...]
+
+
+def rule_segments(rules: Sequence[IngestRule]) -> frozenset[str]:
+    """The segment names any of ``rules`` asks about (the router looks up only these)."""
+    return frozenset(name for rule in rules for name in rule.segments)
 
 
 def apply_rules(rules: Sequence[IngestRule], facts: Facts, priority: int) -> Outcome:
@@ -87,6 +97,7 @@ def parse_rule(table: Mapping[str, Any], index: int, queue_names: set[str]) -> I
     attributes = dict(options.table_of("contact_attributes"))
     channels = options.strings("channels")
     queues = options.strings("queues")
+    segments = options.strings("segments")
     priority = options.integer("priority", -1, minimum=0, maximum=1000) if options.has("priority") else None
     raise_by = options.integer("raise_priority", 0, minimum=0, maximum=1000)
     queue = options.string("queue")
@@ -96,10 +107,12 @@ def parse_rule(table: Mapping[str, Any], index: int, queue_names: set[str]) -> I
             raise ConfigError(f"{where}: unknown queue {q!r}")
     if priority is None and not raise_by and queue is None:
         raise ConfigError(f"{where}: does nothing; give priority, raise_priority or queue")
-    if not (keywords or attributes or channels or queues):
-        raise ConfigError(f"{where}: has no condition; give keywords, contact_attributes, channels or queues")
+    if not (keywords or attributes or channels or queues or segments):
+        raise ConfigError(
+            f"{where}: has no condition; give keywords, contact_attributes, channels, queues or segments"
+        )
     pattern = None
     if keywords:
         pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(k) for k in keywords) + ")", re.IGNORECASE)
-    return IngestRule(name, keywords, attributes, channels, queues, priority, raise_by, queue, pattern)
+    return IngestRule(name, keywords, attributes, channels, queues, segments, priority, raise_by, queue, pattern)
 

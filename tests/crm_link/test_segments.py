@@ -13,6 +13,8 @@ from hub.crm_link.annotations import set_tags
 from hub.crm_link.consent import record_consent
 from hub.crm_link.contacts import ContactFields, create_contact, update_contact
 from hub.crm_link.merge import merge_contacts
+from hub.crm_link.restriction import restrict_processing
+from hub.crm_link.segment_store import create_segment, segments_of_contact
 from hub.crm_link.segments import (
     contact_filter,
     conversation_filter,
@@ -23,6 +25,7 @@ from hub.crm_link.segments import (
 from hub.crm_link.timeline import append_timeline
 from hub.db.models import Contact, Conversation
 from hub.errors import ValidationFailed
+from tests.crm_link.test_restriction import admin_of
 from tests.inbox.outbound_env import Env
 
 NOW = datetime(2030, 3, 20, 12, 0, tzinfo=UTC)
@@ -125,6 +128,25 @@ async def test_conversations_of_members_and_single_membership(hub_env: Env) -> N
         assert conversations == [first.conversation_id]
         assert await is_member(session, vip, first.contact_id, now=NOW)
         assert not await is_member(session, vip, first.contact_id + 1, now=NOW)
+
+
+async def test_routing_rules_ask_which_named_segments_a_contact_is_in(hub_env: Env) -> None:
+    vip = await person(hub_env, "vip@x.de", lifecycle_stage="customer")
+    frozen = await person(hub_env, "frozen@x.de", lifecycle_stage="customer")
+    lead = await person(hub_env, "lead@x.de", lifecycle_stage="lead")
+    await set_tags(hub_env.services, hub_env.supervisor, vip, ["vip"])
+    await create_segment(hub_env.services, hub_env.supervisor, "Customers", None,
+                         {"field": "lifecycle_stage", "op": "eq", "value": "customer"})
+    await create_segment(hub_env.services, hub_env.supervisor, "VIP", None, {"tag": "vip"})
+    await restrict_processing(hub_env.services, admin_of(hub_env), frozen, "disputed")
+    wanted = {"Customers", "VIP", "No such segment"}
+    async with hub_env.services.sessions() as session:
+        assert await segments_of_contact(session, wanted, vip, now=NOW) == {"Customers", "VIP"}
+        assert await segments_of_contact(session, {"Customers"}, vip, now=NOW) == {"Customers"}
+        assert await segments_of_contact(session, wanted, lead, now=NOW) == frozenset()
+        # Art. 18: no automated processing of a restricted contact, so no segment for rules.
+        assert await segments_of_contact(session, wanted, frozen, now=NOW) == frozenset()
+        assert await segments_of_contact(session, set(), vip, now=NOW) == frozenset()
 
 
 async def test_erased_and_merged_away_contacts_are_never_members(hub_env: Env) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.routing.rules import Facts, apply_rules, parse_rule
+from hub.routing.rules import Facts, apply_rules, parse_rule, rule_segments
 
 QUEUES = {"support", "complaints", "vip"}
 COMPLAINT = parse_rule({"name": "complaint", "keywords": ["Beschwerde", "complaint"], "queue": "complaints",
@@ -28,3 +28,12 @@ def test_matching_rules_apply_in_order_first_queue_wins() -> None:
     assert (vip_only.priority, vip_only.queue) == (3, "vip")
     none = apply_rules([COMPLAINT, VIP], facts("hello", vip=False), 1)
     assert (none.priority, none.queue, none.matched) == (1, None, ())
+
+
+def test_a_segment_rule_matches_a_contact_in_one_of_its_segments() -> None:
+    rule = parse_rule({"name": "key-accounts", "segments": ["Key accounts", "VIP"], "raise_priority": 2}, 2, QUEUES)
+    assert rule.segments == ("Key accounts", "VIP")
+    assert rule.matches(Facts("web-form", "support", segments=frozenset({"VIP", "Berlin"})))
+    assert not rule.matches(Facts("web-form", "support", segments=frozenset({"Berlin"})))
+    assert not rule.matches(facts("hello"))
+    assert rule_segments([COMPLAINT, rule, VIP]) == {"Key accounts", "VIP"}

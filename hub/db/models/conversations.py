@@ -49,6 +49,8 @@ Index("ix_conversations_queue_status", Conversation.queue_id, Conversation.statu
 Index("ix_conversations_assignee_status", Conversation.assignee_id, Conversation.status)
 Index("ix_conversations_last_message_at", Conversation.last_message_at)
 Index("ix_conversations_status_snoozed_until", Conversation.status, Conversation.snoozed_until)
+# Deleting an identity (erasure, unlinking) sets identity_id to NULL: each delete looks it up here.
+Index("ix_conversations_identity_id", Conversation.identity_id)
 
 
 class ThreadKey(Base):

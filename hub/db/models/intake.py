@@ -53,3 +53,5 @@ class QuarantinedItem(Base):
 
 
 Index("ix_quarantine_channel_state", QuarantinedItem.channel_id, QuarantinedItem.state, QuarantinedItem.id)
+# Deleting a message (retention) sets message_id to NULL: each delete looks it up here.
+Index("ix_quarantine_message_id", QuarantinedItem.message_id)

@@ -28,6 +28,9 @@ class TimelineEntry(Base):
 
 
 Index("ix_timeline_entries_contact", TimelineEntry.contact_id, TimelineEntry.id)
+# Deleting a message or conversation (retention) sets these to NULL: each delete looks them up here.
+Index("ix_timeline_entries_message_id", TimelineEntry.message_id)
+Index("ix_timeline_entries_conversation_id", TimelineEntry.conversation_id)
 
 
 class EventRecord(Base):

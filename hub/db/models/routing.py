@@ -78,6 +78,8 @@ Index(
     postgresql_where=text("state = 'pending'"),
 )
 Index("ix_routing_offers_agent_state", RoutingOffer.agent_id, RoutingOffer.state)
+# A conversation's offers: for its export and for the cascade when retention deletes it.
+Index("ix_routing_offers_conversation_id", RoutingOffer.conversation_id)
 
 
 class RoutingLease(Base):

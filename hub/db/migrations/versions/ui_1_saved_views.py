@@ -1,7 +1,7 @@
 """saved inbox views per user
 
 Revision ID: ui_1
-Revises: crm_3
+Revises: cti_1
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import hub.db.models.base
 
 revision = "ui_1"
-down_revision = "crm_3"
+down_revision = "cti_1"
 branch_labels = None
 depends_on = None
 

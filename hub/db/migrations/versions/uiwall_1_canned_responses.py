@@ -1,7 +1,7 @@
 """canned responses
 
 Revision ID: uiwall_1
-Revises: crm_3
+Revises: ui_1
 Create Date: 2026-12-01 21:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hub.db.models.base
 
 revision = "uiwall_1"
-down_revision = "crm_3"
+down_revision = "ui_1"
 branch_labels = None
 depends_on = None
 
