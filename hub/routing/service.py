@@ -95,6 +95,7 @@ class RoutingService:
         next_renew = 0.0
         next_agents = next_sla = next_stats = 0.0
         loop = asyncio.get_running_loop()
+        stale = False  # a failed round may have consumed events it did not apply
         while not self._stop.is_set():
             try:
                 if loop.time() >= next_renew:
@@ -111,6 +112,12 @@ class RoutingService:
                     await self._sleep(max(0.0, next_renew - loop.time()))
                     continue
                 router = self.router
+                if stale:
+                    assert self._subscription is not None
+                    self._subscription.reset()
+                    await router.rebuild()
+                    await self.sla.rebuild()
+                    stale = False
                 if loop.time() >= next_agents:
                     next_agents = loop.time() + AGENT_REFRESH_SECONDS
                     await router.refresh_agents()
@@ -138,7 +145,8 @@ class RoutingService:
                 log.warning("another process took over routing")
                 self._leave()
             except Exception:
-                log.exception("routing round failed; retrying")
+                log.exception("routing round failed; re-reading the database and retrying")
+                stale = True
                 await self._sleep(1.0)
 
     async def _lead(self) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from hub.db.models import Conversation, EventRecord, RoutingOffer, SlaClock
+from hub.routing.router import Router
 from tests.factories import create_user, send_inbound, services_of
 from tests.routing.conftest import Client, assignee, eventually, live_chat, presence
 
@@ -42,6 +45,29 @@ async def test_work_waits_while_nobody_is_available_and_goes_to_the_first_who_is
     assert await assignee(hub, cid) is None
     await presence(hub, agent.headers, "available")
     await eventually(lambda: _is(assignee(hub, cid), agent.id), what="the assignment")
+
+
+async def test_a_round_that_fails_midway_loses_no_event(hub: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database error (SQLite's "database is locked" under load) while the router applies the
+    events of a new conversation: the next round re-reads the database, so it is still routed."""
+    services = services_of(hub)
+    agent = await create_user(services, role="agent", queues=["support"])
+    await presence(hub, agent.headers, "available")
+    first = (await send_inbound(hub, "web-form"))["conversation_id"]
+    await eventually(lambda: _is(assignee(hub, first), agent.id), what="the first assignment")
+    real_handle = Router.handle
+    failures: list[int] = []
+
+    async def handle_failing_once(self: Router, events: Any) -> None:
+        if not failures and any(e.type == "message.received" for e in events):
+            failures.append(1)
+            raise OperationalError("UPDATE ...", {}, Exception("database is locked"))
+        await real_handle(self, events)
+
+    monkeypatch.setattr(Router, "handle", handle_failing_once)
+    cid = (await send_inbound(hub, "web-form"))["conversation_id"]
+    await eventually(lambda: _is(assignee(hub, cid), agent.id), what="the assignment after the failed round")
+    assert failures == [1]
 
 
 async def test_a_chat_is_offered_and_becomes_the_agents_on_accept(hub: Client) -> None:
