@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from hub.db.models import ConsentRecord, Conversation, Message
-from tests.channels.db import rows
+from hub.api.keys import ADAPTERS, SERVICES
+from hub.db.models import ConsentRecord, Conversation, Message, utcnow
+from hub.inbox import actions
+from tests.channels.db import dispatcher, reply_state, rows, supervisor
 from tests.channels.twilio.conftest import CUSTOMER, HELP_TEXT, WA_NUMBER, deliver, incoming
 from tests.channels.twilio.twilio_api import TwilioApi
 from tests.factories import TestUser, create_user, services_of
+from tests.inbox.outbound_env import FakeClock
 
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response>{}</Response>'
 
@@ -101,3 +105,22 @@ async def test_stop_on_whatsapp_withdraws_whatsapp_consent_only(twilio_client: T
     assert (await deliver(twilio_client, "wa", "messages", wa)).status == 200
     assert await current(twilio_client, user, "whatsapp") == {"service": False, "marketing": False}
     assert await current(twilio_client, user, "sms") == {"service": True, "marketing": False}
+
+
+async def test_a_reply_queued_before_the_stop_never_reaches_twilio(
+    twilio_client: TestClient[Any, Any], api: TwilioApi
+) -> None:
+    services = twilio_client.app[SERVICES]
+    await deliver(twilio_client, "sms", "messages", incoming("SM" + "1" * 32, "Wann kommt das Paket?"))
+    cid = await conversation_of(twilio_client, "sms")
+    # Due in an hour: the hub's own dispatcher (real time) leaves it; this test's one sends it.
+    later = utcnow() + timedelta(hours=1)
+    queued = await actions.reply(services, await supervisor(twilio_client), cid, "Morgen!", private=False,
+                                 adapters=twilio_client.app[ADAPTERS], now=later)
+    await deliver(twilio_client, "sms", "messages", incoming("SM" + "2" * 32, "STOP"))
+    worker, _clock = dispatcher(twilio_client, FakeClock(later + timedelta(seconds=1)))
+    await worker.run_once()
+    message, outbox = await reply_state(twilio_client, queued.id)
+    assert (message.status, outbox.state) == ("failed", "dead")
+    assert "withdrew consent" in (message.error or "")
+    assert api.calls(api.messages_path) == []

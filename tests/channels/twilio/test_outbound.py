@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from hub.api.keys import ADAPTERS, SERVICES
+from hub.channels.base import AdapterContext
+from hub.channels.registry import build_adapter
+from hub.config import ChannelConfig
 from hub.db.models import Conversation, utcnow
 from hub.errors import Conflict
 from hub.inbox import actions
-from hub.messages import Template
+from hub.messages import Identity, IdentityKind, OutboundMessage, Template
 from tests.channels.db import dispatcher, reply_state, rows, supervisor
 from tests.channels.twilio.conftest import (
     CUSTOMER,
@@ -28,6 +33,7 @@ from tests.channels.twilio.conftest import (
     status,
 )
 from tests.channels.twilio.twilio_api import TwilioApi, error
+from tests.conftest import make_settings
 from tests.factories import TestUser, create_user, services_of
 from tests.inbox.outbound_env import FakeClock
 
@@ -207,3 +213,26 @@ async def test_a_whatsapp_read_report_moves_the_reply_to_read(twilio_client: Tes
     for state in ("read", "delivered"):
         await deliver(twilio_client, "wa", "status", status(sid, state, to=f"whatsapp:{CUSTOMER}"))
     assert (await reply_state(twilio_client, message_id))[0].status == "read"
+
+
+async def test_a_messaging_service_channel_sends_without_a_from_number(api: TwilioApi, tmp_path: Path) -> None:
+    service = "MG" + "c" * 32
+    config = ChannelConfig(type="twilio", name="campaigns", queue=None, options={
+        "account_sid": api.account_sid, "auth_token": api.auth_token, "api_base_url": api.url,
+        "messaging_service_sid": service,
+    })
+    settings = make_settings("sqlite+aiosqlite://", tmp_path, public_url=PUBLIC_URL)
+    async with aiohttp.ClientSession() as http:
+
+        async def unused(_: object) -> None:
+            raise AssertionError("nothing is ingested here")
+
+        adapter = build_adapter(config, AdapterContext(settings, http, unused, unused))
+        result = await adapter.send(OutboundMessage(
+            channel="campaigns", message_id=1, conversation_id=1, recipient=Identity(IdentityKind.PHONE, CUSTOMER),
+            text="Ihr Termin: morgen 9 Uhr",
+        ))
+    (call,) = api.calls(api.messages_path)
+    assert call.form == {"To": CUSTOMER, "MessagingServiceSid": service, "Body": "Ihr Termin: morgen 9 Uhr",
+                         "StatusCallback": f"{PUBLIC_URL}/webhooks/twilio/campaigns/status"}
+    assert result.provider_message_id in api.messages
