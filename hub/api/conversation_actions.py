@@ -115,7 +115,8 @@ class OutboxPage(msgspec.Struct):
 IDEMPOTENCY_PARAM = Param(
     idempotency.HEADER,
     "header",
-    {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+    # what idempotency.parse_key accepts: printable ASCII without spaces (surrounding blanks are stripped)
+    {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH, "pattern": r"^[ \t]*[!-~]+[ \t]*$"},
     "a client-chosen key; a repeated request with it returns the first answer and sends nothing twice",
 )
 
