@@ -29,10 +29,11 @@ from hub.auth.accounts import create_user
 from hub.auth.audit import record_audit
 from hub.auth.principal import Principal, Role
 from hub.bootstrap import build_services, sync_config
+from hub.canned.store import CannedDraft, create_canned
 from hub.config import ChannelConfig, Settings
 from hub.db.migrate import upgrade_engine
 from hub.db.models import AuditEntry, Base, Blob, Contact, Conversation, User, utcnow
-from hub.demo_data import CUSTOMERS, SCRIPTS, STAFF, Customer, Script, StaffMember
+from hub.demo_data import CANNED, CUSTOMERS, SCRIPTS, STAFF, Customer, Script, StaffMember
 from hub.demo_site import DemoSite
 from hub.errors import Conflict, HubError
 from hub.inbox import actions
@@ -183,6 +184,7 @@ async def _seed(services: Services, count: int, stream: TextIO | None) -> tuple[
     async with services.transaction() as unit:
         await record_audit(unit.session, actor_id=None, action=DEMO_STARTED, object_type="demo", object_id=None)
     logins, principals = await _create_staff(services)
+    await _create_canned(services, principals)
     plans = _plan(services, principals, count, utcnow())
     steps = sorted(
         ((plan.times[i], plan.index, i) for plan in plans for i in range(len(plan.script.steps))),
@@ -218,6 +220,13 @@ async def _create_staff(services: Services) -> tuple[tuple[Login, ...], dict[str
             queue_ids=frozenset(services.queues[q] for q in queues), via="cli",
         )
     return tuple(logins), principals
+
+
+async def _create_canned(services: Services, principals: dict[str, Principal]) -> None:
+    admin = next(p for p in principals.values() if p.role is Role.ADMIN)
+    for shortcut, title, german, english in CANNED:
+        draft = CannedDraft(shortcut=shortcut, title=title, format="text", bodies={"de": german, "en": english}, queue=None)
+        await create_canned(services, admin, draft)
 
 
 def _plan(services: Services, principals: dict[str, Principal], count: int, now: datetime) -> list[_Planned]:

@@ -206,3 +206,23 @@ SCRIPTS: tuple[Script, ...] = (
         Step(C, "Is express shipping to London possible? I need the order by Friday."),
     )),
 )
+
+
+# Canned responses of the demo company (shortcut, title, German text, English text); docs/api.md.
+CANNED: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "hallo", "Begrüßung / Greeting",
+        "Hallo {{ contact.name or 'und guten Tag' }},\n\nvielen Dank für Ihre Nachricht. ",
+        "Hello {{ contact.name or 'there' }},\n\nthank you for your message. ",
+    ),
+    (
+        "danke", "Abschluss / Sign-off",
+        "Viele Grüße\n{{ agent.name }}\n(Vorgang #{{ conversation.id }})",
+        "Kind regards\n{{ agent.name }}\n(case #{{ conversation.id }})",
+    ),
+    (
+        "rechnung", "Rechnungskopie / Invoice copy",
+        "Eine Kopie Ihrer Rechnung schicken wir Ihnen an {{ contact.email or 'Ihre E-Mail-Adresse' }}.",
+        "We will send a copy of your invoice to {{ contact.email or 'your email address' }}.",
+    ),
+)
