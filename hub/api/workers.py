@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hub.api.keys import ADAPTERS, DISPATCHER, ROUTING, SERVICES
 from hub.channels.base import ChannelAdapter
+from hub.db.statistics import SqliteStatistics
 from hub.inbox.outbox import Dispatcher
 from hub.inbox.quarantine import QuarantineRetention
 from hub.inbox.snoozer import Snoozer
@@ -47,6 +48,14 @@ async def quarantine_retention(app: web.Application) -> AsyncIterator[None]:
     """Delete quarantined items nobody handled within ``[quarantine] keep_days``."""
     services = app[SERVICES]
     worker = QuarantineRetention(services, services.settings.quarantine_keep_days)
+    await worker.start()
+    yield
+    await worker.aclose()
+
+
+async def sqlite_statistics(app: web.Application) -> AsyncIterator[None]:
+    """Keep SQLite's planner statistics current (PostgreSQL's autovacuum does its own)."""
+    worker = SqliteStatistics(app[SERVICES])
     await worker.start()
     yield
     await worker.aclose()
