@@ -118,7 +118,7 @@ class OutboxPage(msgspec.Struct):
 IDEMPOTENCY_PARAM = Param(
     idempotency.HEADER,
     "header",
-    {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+    {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH, "pattern": "^[!-~]+$"},
     "a client-chosen key; a repeated request with it returns the first answer and sends nothing twice",
 )
 
