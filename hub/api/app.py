@@ -77,6 +77,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(workers.outbox_dispatcher)
     app.cleanup_ctx.append(workers.snoozer)
     app.cleanup_ctx.append(workers.quarantine_retention)
+    app.cleanup_ctx.append(workers.sqlite_statistics)
     app.cleanup_ctx.append(workers.router)
     app.cleanup_ctx.append(workers.call_wrap_up)
     app.cleanup_ctx.append(workers.call_routing)

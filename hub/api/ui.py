@@ -52,9 +52,21 @@ async def inbox_page(request: web.Request) -> web.Response:
     if who.principal is None:
         raise login_redirect(request)
     opened = int(request.match_info["id"]) if "id" in request.match_info else None
-    channels = sorted(request.app[ADAPTERS].keys())
+    adapters = request.app[ADAPTERS]
+    channels = sorted(adapters.keys())
+    # What the composer needs to know of each channel: its medium (voice shows the call),
+    # whether it carries attachments, and its length limit.
+    info = {
+        name: {
+            "media": adapter.capabilities.media,
+            "attachments": adapter.capabilities.attachments,
+            "max_text_length": adapter.capabilities.max_text_length,
+        }
+        for name, adapter in adapters.items()
+    }
     return render_page(
-        request, who, "app/inbox.html", page="inbox", data={"opened": opened, "channels": channels}, channels=channels
+        request, who, "app/inbox.html", page="inbox",
+        data={"opened": opened, "channels": channels, "channel_info": info}, channels=channels,
     )
 
 

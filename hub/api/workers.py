@@ -14,6 +14,7 @@ from hub.api.keys import ADAPTERS, DISPATCHER, ROUTING, SERVICES
 from hub.channels.base import ChannelAdapter
 from hub.inbox.call_finish import end_wrap_ups
 from hub.inbox.call_routing import CallRoutingBridge
+from hub.db.statistics import SqliteStatistics
 from hub.inbox.outbox import Dispatcher
 from hub.inbox.periodic import Periodic
 from hub.inbox.quarantine import QuarantineRetention
@@ -50,6 +51,14 @@ async def quarantine_retention(app: web.Application) -> AsyncIterator[None]:
     """Delete quarantined items nobody handled within ``[quarantine] keep_days``."""
     services = app[SERVICES]
     worker = QuarantineRetention(services, services.settings.quarantine_keep_days)
+    await worker.start()
+    yield
+    await worker.aclose()
+
+
+async def sqlite_statistics(app: web.Application) -> AsyncIterator[None]:
+    """Keep SQLite's planner statistics current (PostgreSQL's autovacuum does its own)."""
+    worker = SqliteStatistics(app[SERVICES])
     await worker.start()
     yield
     await worker.aclose()

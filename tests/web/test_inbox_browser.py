@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+from sqlalchemy import update
+
+from hub.api.keys import SERVICES
+from hub.db.models import Message
 from tests.factories import send_inbound
 from tests.web.conftest import Hub, NewPage, log_in, screenshot
 
@@ -125,3 +130,58 @@ async def test_the_inbox_works_at_phone_width(hub: Hub, new_page: NewPage) -> No
     await page.click(".back-to-list")
     await page.locator(".list-pane").wait_for()
     await screenshot(page, "inbox_phone")
+
+
+async def test_a_mention_in_a_note_reaches_the_colleague(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    await hub.user("ben@example.test", "Ben Berger")
+    sent = await send_inbound(hub.client, text="Bitte prüfen", sender={"email": "k8@example.test"})
+    ben = await new_page()
+    await log_in(ben, hub, "ben@example.test")
+    anna = await new_page()
+    await log_in(anna, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
+    await anna.locator(".thread").get_by_text("Bitte prüfen").wait_for()
+    await anna.keyboard.press("n")
+    await anna.keyboard.type("Kannst du das übernehmen, @Be")
+    await anna.locator(".composer .popup [role=option]", has_text="Ben Berger").wait_for()
+    await anna.keyboard.press("Enter")
+    await anna.keyboard.press("Control+Enter")
+    await anna.locator("article.message.note .mention", has_text="@Ben Berger").wait_for()
+    await ben.locator(".toast", has_text=f"#{sent['conversation_id']}").wait_for()
+
+
+async def test_email_quotes_collapse_and_the_html_stays_in_a_sandbox(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    sent = await send_inbound(
+        hub.client, text="Danke!\n\nAm Montag schrieb Anna:\n> Ihre Bestellung", sender={"email": "k9@example.test"},
+        html="<p>Danke!</p><img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>",
+    )
+    async with hub.client.app[SERVICES].sessions() as session, session.begin():
+        await session.execute(update(Message).where(Message.conversation_id == sent["conversation_id"]).values(quote_start=8))
+    page = await new_page()
+    await log_in(page, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
+    message = page.locator("article.message.in")
+    await message.get_by_text("Danke!").wait_for()
+    assert not await message.locator(".quote").is_visible()
+    await message.get_by_role("button", name="Show quoted text").click()
+    await message.locator(".quote", has_text="Ihre Bestellung").wait_for()
+    await message.get_by_role("button", name="Show formatted email").click()
+    frame = page.frame_locator("iframe.message-html")
+    await frame.locator("p", has_text="Danke!").wait_for()
+    assert "pwned" not in await page.title()
+    assert await message.locator("iframe.message-html").get_attribute("sandbox") == "allow-same-origin"
+
+
+async def test_a_saved_view_comes_back_after_a_reload(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt")
+    page = await new_page()
+    await log_in(page, hub, "anna@example.test")
+    await page.click("button.view[data-view=queues]")
+    await page.select_option("#filters select[name=status]", "pending")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("Wartende")))
+    await page.click("#save-view")
+    await page.locator("#saved-views button.view", has_text="Wartende").wait_for()
+    await page.select_option("#filters select[name=status]", "")
+    await page.reload()
+    await page.locator("#saved-views button.view", has_text="Wartende").click()
+    assert await page.locator("#filters select[name=status]").input_value() == "pending"

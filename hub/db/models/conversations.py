@@ -51,6 +51,10 @@ Index("ix_conversations_last_message_at", Conversation.last_message_at)
 Index("ix_conversations_status_snoozed_until", Conversation.status, Conversation.snoozed_until)
 # Deleting an identity (erasure, unlinking) sets identity_id to NULL: each delete looks it up here.
 Index("ix_conversations_identity_id", Conversation.identity_id)
+# The inbox list: each of its equality filters, then newest activity first (bench/inbox_ui.py).
+Index("ix_conversations_assignee_last_message", Conversation.assignee_id, Conversation.last_message_at)
+Index("ix_conversations_status_last_message", Conversation.status, Conversation.last_message_at)
+Index("ix_conversations_queue_last_message", Conversation.queue_id, Conversation.last_message_at)
 
 
 class ThreadKey(Base):

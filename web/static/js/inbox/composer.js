@@ -3,7 +3,7 @@
 
 import { ApiError, get, post, put, query } from "../api.js";
 import { debounce, h, replace } from "../dom.js";
-import { t } from "../i18n.js";
+import { lang, t } from "../i18n.js";
 import { reportError, toast } from "../shell.js";
 
 const DRAFT_PREFIX = "hub.draft.";
@@ -12,8 +12,9 @@ const TYPING_REPEAT_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 
 export class Composer {
-  constructor({ conversation, colleagues, others, onSent, onSwitch }) {
+  constructor({ conversation, colleagues, others, channel, onSent, onSwitch }) {
     this.conversation = conversation;
+    this.channel = channel || {}; // media, attachments, max_text_length of the conversation's channel
     this.colleagues = colleagues;
     this.others = others; // the contact's open conversations on other channels
     this.onSent = onSent;
@@ -25,6 +26,7 @@ export class Composer {
     this.typingSentAt = 0;
     this.element = this.build();
     this.restoreDraft();
+    this.updateLimits();
     this.saveDraftSoon = debounce(() => this.saveDraft(), 300);
   }
 
@@ -56,6 +58,7 @@ export class Composer {
     this.fileInput.addEventListener("change", () => this.addFiles());
     this.fileList = h("ul", { class: "attachments" });
     this.draftState = h("span", { class: "draft-state", "aria-live": "polite" });
+    this.counter = h("span", { class: "draft-state", hidden: !this.channel.max_text_length });
     this.sendButton = h("button", { type: "submit", class: "primary" }, t("composer.send"));
     const form = h(
       "form",
@@ -72,11 +75,12 @@ export class Composer {
       h(
         "div",
         { class: "composer-foot" },
-        h("label", { for: `files-${id}`, class: "link-button", tabindex: "0", role: "button",
+        this.attachLabel = h("label", { for: `files-${id}`, class: "link-button", tabindex: "0", role: "button",
           onkeydown: (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); this.fileInput.click(); } } },
           `+ ${t("composer.attach")}`),
         this.fileInput,
         this.draftState,
+        this.counter,
         h("span", { class: "spacer" }),
         this.sendButton,
       ),
@@ -102,6 +106,20 @@ export class Composer {
     this.channelSelect.disabled = mode === "note";
     this.restoreDraft();
     this.closePopup();
+    this.updateLimits();
+  }
+
+  /** Attachments only where the channel carries them (notes always); the length against the channel's limit. */
+  updateLimits() {
+    const reply = this.mode === "reply";
+    this.attachLabel.hidden = reply && this.channel.attachments === false;
+    const limit = this.channel.max_text_length;
+    this.counter.hidden = !reply || !limit;
+    if (reply && limit) {
+      const length = this.textarea.value.length;
+      this.counter.textContent = t("composer.length", { length, limit });
+      this.counter.classList.toggle("status-failed", length > limit);
+    }
   }
 
   focus(mode) {
@@ -150,6 +168,7 @@ export class Composer {
 
   input() {
     this.saveDraftSoon();
+    this.updateLimits();
     this.updatePopup();
     if (this.mode !== "reply") return; // a note is never announced to the customer
     const now = Date.now();
@@ -214,17 +233,17 @@ export class Composer {
   async cannedChoices(text) {
     let found;
     try {
-      found = await get(`/api/v1/canned-responses${query({ q: text || undefined, limit: 8 })}`);
+      found = await get(`/api/v1/canned-responses${query({ q: text || undefined, queue: this.conversation.queue || undefined, limit: 8 })}`);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) reportError(error);
       return [];
     }
     return (found.items || []).map((item) => ({
-      label: item.shortcut ? `/${item.shortcut} · ${item.title || item.name}` : item.title || item.name,
-      hint: (item.body || "").slice(0, 60),
+      label: `/${item.shortcut} · ${item.title}`,
+      hint: (item.bodies[lang] || Object.values(item.bodies)[0] || "").slice(0, 80),
       insert: async () => {
         const rendered = await post(`/api/v1/canned-responses/${item.id}/render`, { conversation_id: this.conversation.id });
-        return rendered.text;
+        return rendered.format === "html" ? htmlToText(rendered.text) : rendered.text;
       },
     }));
   }
@@ -362,6 +381,14 @@ export class Composer {
     this.stopTyping();
     this.closePopup();
   }
+}
+
+/** The text of an HTML canned response (parsed inertly: nothing in it runs or loads). */
+function htmlToText(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  for (const br of doc.querySelectorAll("br")) br.replaceWith("\n");
+  for (const block of doc.querySelectorAll("p, div, li")) block.append("\n");
+  return doc.body.textContent.replace(/\n{3,}/g, "\n\n").trim();
 }
 
 function encodeFile(file) {

@@ -4,10 +4,10 @@
 import { get, put, query } from "../api.js";
 import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
-import { me, reportError } from "../shell.js";
+import { context, me, reportError } from "../shell.js";
 import { Composer } from "./composer.js";
 import { contactName, slaChip } from "./format.js";
-import { renderMessage, renderThread } from "./thread.js";
+import { renderCall, renderMessage, renderThread } from "./thread.js";
 
 const SUPERVISOR_ROLES = new Set(["supervisor", "admin"]);
 
@@ -37,6 +37,9 @@ export class ConversationView {
       conversation = await get(`/api/v1/conversations/${id}`, { signal });
       const siblings = await get(`/api/v1/conversations${query({ contact: conversation.contact.id, limit: 20 })}`, { signal });
       others = siblings.items.filter((c) => c.id !== id && c.channel !== conversation.channel && c.status !== "resolved");
+      this.call = this.channelInfo(conversation).media === "voice"
+        ? await get(`/api/v1/conversations/${id}/call`, { signal }).catch(() => null)
+        : null;
     } catch (error) {
       reportError(error);
       return null;
@@ -53,14 +56,23 @@ export class ConversationView {
     if (!this.conversation) return;
     try {
       const fresh = await get(`/api/v1/conversations/${this.conversation.id}`);
+      if (this.call) this.call = await get(`/api/v1/conversations/${fresh.id}/call`).catch(() => this.call);
       const atBottom = this.thread.scrollHeight - this.thread.scrollTop - this.thread.clientHeight < 40;
       this.conversation = fresh;
       replace(this.head, this.renderHead());
-      replace(this.thread, renderThread(fresh, this.colleagues));
+      replace(this.thread, this.threadContent());
       if (atBottom) this.thread.scrollTop = this.thread.scrollHeight;
     } catch (error) {
       reportError(error);
     }
+  }
+
+  channelInfo(conversation) {
+    return (context.channel_info || {})[conversation.channel] || {};
+  }
+
+  threadContent() {
+    return [this.call ? renderCall(this.call) : null, renderThread(this.conversation, this.colleagues)];
   }
 
   render() {
@@ -68,11 +80,12 @@ export class ConversationView {
     this.head = h("header", { class: "conv-head" }, this.renderHead());
     this.warning = h("p", { class: "presence-warning", role: "status", hidden: true });
     this.head.after(this.warning);
-    this.thread = h("div", { class: "thread", tabindex: "0", "aria-label": conversation.subject || `#${conversation.id}` }, renderThread(conversation, this.colleagues));
+    this.thread = h("div", { class: "thread", tabindex: "0", "aria-label": conversation.subject || `#${conversation.id}` }, this.threadContent());
     this.composer = new Composer({
       conversation,
       colleagues: this.colleagues,
       others: this.others,
+      channel: this.channelInfo(conversation),
       onSent: (message) => this.appendMessage(message),
       onSwitch: (id) => this.onSwitch(id),
     });

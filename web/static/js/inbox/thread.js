@@ -13,9 +13,7 @@ export function renderThread(conversation, colleagues) {
 
 export function renderMessage(message, conversation, colleagues = []) {
   const kind = message.private ? "note" : message.direction;
-  const call = callOf(message);
   const classes = ["message", kind];
-  if (call) classes.push("call");
   const author = message.private || message.direction === "out"
     ? (message.author ? message.author.name : "hub")
     : contactName(conversation.contact);
@@ -36,7 +34,7 @@ export function renderMessage(message, conversation, colleagues = []) {
     { class: classes.join(" "), dataset: { id: message.id }, "aria-label": `${author}, ${formatDateTime(message.created_at)}` },
     head,
     message.subject && message.subject !== conversation.subject ? h("div", { class: "message-subject" }, message.subject) : null,
-    call ? renderCall(call) : renderBody(message, colleagues),
+    renderBody(message, colleagues),
     message.error ? h("p", { class: "status-failed" }, message.error) : null,
     message.attachments.length
       ? h(
@@ -118,18 +116,22 @@ function withMentions(text, colleagues) {
   return out;
 }
 
-/** Call details when the message is a call entry (a telephony channel's message with call data). */
-function callOf(message) {
-  return message.call || null;
-}
-
-function renderCall(call) {
+/** A phone call of a voice conversation (GET /api/v1/conversations/{id}/call). */
+export function renderCall(call) {
+  const facts = [t(`call.direction.${call.direction === "out" ? "out" : "in"}`), t(`call.state.${call.state}`)];
+  if (call.wait_seconds != null) facts.push(t("call.wait", { time: formatDuration(call.wait_seconds) }));
+  if (call.talk_seconds != null) facts.push(t("msg.call_duration", { time: formatDuration(call.talk_seconds) }));
+  if (call.outcome) facts.push(call.outcome);
   return h(
-    "div",
-    { class: "call-entry" },
-    h("div", {}, t("msg.call"), call.duration_seconds != null ? ` · ${t("msg.call_duration", { time: formatDuration(call.duration_seconds) })}` : ""),
-    call.recording_url
-      ? h("audio", { controls: true, preload: "none", src: call.recording_url, "aria-label": t("msg.recording") })
+    "article",
+    { class: "message call", "aria-label": t("msg.call") },
+    h("div", { class: "message-head" }, h("span", { class: "author" }, t("msg.call")),
+      h("time", { datetime: call.started_at }, formatDateTime(call.started_at))),
+    h("div", { class: "message-body" }, facts.join(" · ")),
+    call.recordings && call.recordings.length
+      ? h("ul", { class: "attachments" }, call.recordings.map((r) =>
+          h("li", {}, `${t("msg.recording")}${r.duration_seconds != null ? ` (${formatDuration(r.duration_seconds)})` : ""}`,
+            r.url ? h("audio", { controls: true, preload: "none", src: r.url, "aria-label": t("msg.recording") }) : null)))
       : null,
   );
 }
