@@ -1,7 +1,7 @@
 """inbox list indexes: assignee, status and queue each with last_message_at
 
 Revision ID: ui_2
-Revises: ui_1
+Revises: crm_4
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "ui_2"
-down_revision = "ui_1"
+down_revision = "crm_4"
 branch_labels = None
 depends_on = None
 
