@@ -12,7 +12,7 @@ stored (too large, a type the channel does not take, gone); a retry may help wit
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -73,14 +73,21 @@ async def download(
     allowed_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES,
     headers: Mapping[str, str] | None = None,
     max_redirects: int = MAX_REDIRECTS,
+    allow_url: Callable[[str], bool] | None = None,
 ) -> Media:
-    """GET ``url`` and return its body; ``headers`` go only to ``url``'s own host."""
+    """GET ``url`` and return its body; ``headers`` go only to ``url``'s own host.
+
+    With ``allow_url`` (a provider's media hosts) every hop, redirects included, must
+    pass it too.
+    """
     origin = urlsplit(url).netloc
     for _hop in range(max_redirects + 1):
         try:
             policy.check_url(url)
         except BlockedDestination as exc:
             raise MediaRejected(f"media URL refused: {exc.detail}") from exc
+        if allow_url is not None and not allow_url(url):
+            raise MediaRejected(f"media URL on {urlsplit(url).hostname or 'no host'} is not one of the provider's media hosts")
         send = dict(headers or {}) if urlsplit(url).netloc == origin else {}
         try:
             async with http.get(url, headers=send, allow_redirects=False) as response:

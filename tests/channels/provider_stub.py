@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     content_type: str
+    # The ``{placeholders}`` of the route pattern that matched (``route("POST", "/Calls/{sid}.json")``).
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> Any:
@@ -53,17 +56,29 @@ Handler = Callable[[web.Request, Recorded], Awaitable[web.StreamResponse]]
 
 
 class ProviderStub:
-    """Routes by (method, path); ``script[path]`` answers first, in order."""
+    """Routes by (method, path); ``script[path]`` answers first, in order.
+
+    A path with ``{name}`` placeholders matches one path segment per placeholder; the
+    values are in ``Recorded.params``. Exact paths win over patterns.
+    """
 
     def __init__(self) -> None:
         self.url = ""
         self.requests: list[Recorded] = []
         self.script: dict[str, list[Canned]] = {}
         self._handlers: dict[tuple[str, str], Handler] = {}
+        self._patterns: list[tuple[str, re.Pattern[str], Handler]] = []
         self._changed = asyncio.Condition()
 
     def route(self, method: str, path: str, handler: Handler) -> None:
-        self._handlers[(method, path)] = handler
+        if "{" not in path:
+            self._handlers[(method, path)] = handler
+            return
+        pattern = "".join(
+            f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", path)
+        )
+        self._patterns.append((method, re.compile(pattern + "$"), handler))
 
     def fail_next(self, path: str, *answers: Canned) -> None:
         self.script.setdefault(path, []).extend(answers)
@@ -92,6 +107,13 @@ class ProviderStub:
         if queued:
             return queued.pop(0).response()
         handler = self._handlers.get((request.method, request.path))
+        if handler is None:
+            for method, pattern, candidate in self._patterns:
+                found = pattern.match(request.path) if method == request.method else None
+                if found is not None:
+                    recorded.params = found.groupdict()
+                    handler = candidate
+                    break
         if handler is None:
             return web.json_response({"error": "no such route in the stub"}, status=404)
         return await handler(request, recorded)
