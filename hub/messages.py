@@ -85,6 +85,22 @@ class Acknowledgement:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentStatement:
+    """The message itself states consent: an SMS that is only STOP (withdrawn) or START (given).
+
+    The inbox records it on the sender's consent ledger in the same transaction as the
+    message, with the message as evidence. ``channel`` is a consent channel (``sms``,
+    ``whatsapp``); ``purpose`` ``all`` is for withdrawals only.
+    """
+
+    channel: str
+    granted: bool
+    purpose: str
+    keyword: str
+    source: str = "sms_keyword"
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """A customer's message, normalized. ``provider_message_id`` makes ingest idempotent."""
 
@@ -103,10 +119,12 @@ class InboundMessage:
     # Offset in ``text`` where quoted earlier messages and the signature begin; the UI
     # collapses from there, the full text stays stored.
     quote_start: int | None = None
-    # Set when a machine wrote it (``auto_reply``, ``bounce``, ``bulk``): it never gets an
-    # automatic answer and does not reopen or re-queue its conversation.
+    # Set when a machine wrote it (``auto_reply``, ``bounce``, ``bulk``) or it is a command to
+    # the hub (``keyword``: an SMS STOP): it never gets an automatic answer and does not
+    # reopen or re-queue its conversation.
     auto_submitted: str | None = None
     acknowledgement: Acknowledgement | None = None
+    consent: ConsentStatement | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from multidict import CIMultiDictProxy
 
 from hub.config import ChannelConfig, Settings
 from hub.errors import HubError
-from hub.messages import InboundMessage, OutboundMessage, StatusEvent
+from hub.messages import InboundMessage, OutboundMessage, StatusEvent, Template
 from hub.routing.model import Media
 
 LengthUnit = Literal["characters", "utf16"]
@@ -251,6 +251,10 @@ class ChannelAdapter:
     async def receive(self, request: InboundRequest) -> WebhookResult:
         """A verified webhook request, parsed; adapters that must fetch (media, profiles) override."""
         return WebhookResult(items=self.parse_inbound(request))
+
+    def check_outbound(self, *, text: str, template: Template | None) -> None:
+        """Refuse a reply this channel's configuration cannot send (an unknown template, too
+        many SMS segments) with ValidationFailed; called after the shared capability checks."""
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Deliver ``message``; raise a typed channel error on failure."""

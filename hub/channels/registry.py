@@ -8,6 +8,7 @@ from hub.channels.email import EmailChannel
 from hub.channels.meta import MetaChannel
 from hub.channels.slack import SlackChannel
 from hub.channels.telegram import TelegramChannel
+from hub.channels.twilio import TwilioChannel
 from hub.channels.webchat import WebchatChannel
 from hub.config import ChannelConfig
 from hub.errors import ConfigError
@@ -19,6 +20,7 @@ ADAPTERS: dict[str, type[ChannelAdapter]] = {
     WebchatChannel.type: WebchatChannel,
     TelegramChannel.type: TelegramChannel,
     MetaChannel.type: MetaChannel,
+    TwilioChannel.type: TwilioChannel,
 }
 
 

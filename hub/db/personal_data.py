@@ -268,7 +268,7 @@ NOT_PERSONAL: dict[str, str] = {
     "messages.provider_message_id": "provider's opaque message id",
     "messages.edit_of": "provider id of the message an edit replaces",
     "messages.status": "delivery state",
-    "messages.auto_submitted": "kind of machine-written mail (auto_reply, bulk, bounce, report)",
+    "messages.auto_submitted": "kind of machine-written mail (auto_reply, bulk, bounce, report) or an SMS keyword (keyword)",
     "channel_state.key": "adapter state key (e.g. an IMAP folder name)",
     "channel_state.data": "positions, counters and server error texts, never message content",
     "quarantine.reason": "short failure code",

@@ -208,6 +208,7 @@ async def _reply(
             capabilities, adapter.name, text=body, attachments=draft.attachments,
             template=draft.template, tag=draft.tag, last_inbound_at=last_inbound, now=now,
         )
+        adapter.check_outbound(text=body, template=draft.template)
         # Consent withdrawn or processing restricted: a 409 the UI shows, before anything is stored.
         await ensure_outbound_allowed(session, conversation.contact_id, consent_channel_of(adapter))
 

@@ -9,7 +9,8 @@
 3. thread: a known thread key or reference, else the contact's open conversation on
    that channel, else a new conversation in the channel's queue;
 4. store message and attachments, touch the conversation, append to the timeline,
-   and emit events.
+   and emit events;
+5. record a consent statement the message makes (an SMS STOP), with it as evidence.
 
 A batch costs a fixed dozen statements whatever its size (``hub.inbox.ingest_sql``).
 """
@@ -29,6 +30,7 @@ from hub.db.models import Blob
 from hub.db.upsert import insert_ignore
 from hub.events import Event
 from hub.inbox.acknowledge import Opened, acknowledge
+from hub.inbox.consent_statements import record_statements
 from hub.inbox.html import sanitize_html
 from hub.inbox.ingest_sql import STAMPED, IngestStatements, statements
 from hub.messages import Attachment, InboundMessage
@@ -89,6 +91,13 @@ async def ingest_batch(
         await _resolve_contacts(session, sql, fresh, now, stamp, events)
         await _thread(session, sql, fresh, now, stamp, events)
         await _store(session, sql, fresh, blobs, now, stamp, events)
+        stated = [
+            (it.message, it.result.message_id, it.result.contact_id, it.endpoint.name)
+            for it in fresh
+            if it.message.consent is not None and it.result is not None
+        ]
+        if stated:
+            events.extend(await record_statements(session, stated, now))
         opened = [
             Opened(it.conversation_id, it.contact_id, it.endpoint.channel_id, it.endpoint.name, it.queue_id,
                    it.message.acknowledgement)

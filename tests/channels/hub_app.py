@@ -16,12 +16,15 @@ from tests.conftest import make_settings
 
 @asynccontextmanager
 async def running_hub(
-    database_url: str, data_dir: Path, *channels: ChannelConfig
+    database_url: str, data_dir: Path, *channels: ChannelConfig, **overrides: object
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    """The hub app; its outbox polls rarely, so tests that need a clock run their own dispatcher."""
+    """The hub app; its outbox polls rarely, so tests that need a clock run their own dispatcher.
+
+    ``overrides`` are further settings (``public_url`` for a hub behind a proxy).
+    """
     base = make_settings(database_url, data_dir)
     settings = make_settings(
-        database_url, data_dir, channels=(*base.channels, *channels), outbox_poll_seconds=3600.0
+        database_url, data_dir, channels=(*base.channels, *channels), outbox_poll_seconds=3600.0, **overrides
     )
     async with TestClient(TestServer(create_app(settings))) as client:
         yield client
