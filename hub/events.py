@@ -187,3 +187,8 @@ CONVERSATION_TYPING = "conversation.typing"
 CONVERSATION_READ = "conversation.read"
 CONVERSATION_RATED = "conversation.rated"
 EVENT_TYPES = EVENT_TYPES | {CONVERSATION_TYPING, CONVERSATION_READ, CONVERSATION_RATED}
+
+# Phone calls (docs/calls.md): a call's live state, and the caller's record for the answering agent.
+CALL_UPDATED = "call.updated"
+CALL_SCREEN_POP = "call.screen_pop"
+EVENT_TYPES = EVENT_TYPES | {CALL_UPDATED, CALL_SCREEN_POP}

@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.api import (
     agents,
     auth,
+    calls,
     channel_admin,
     channels,
     companies,
@@ -20,6 +21,7 @@ from hub.api import (
     conversations,
     crm_workers,
     csv_io,
+    cti,
     health,
     merges,
     openapi,
@@ -66,6 +68,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(workers.snoozer)
     app.cleanup_ctx.append(workers.quarantine_retention)
     app.cleanup_ctx.append(workers.router)
+    app.cleanup_ctx.append(workers.call_wrap_up)
     app.cleanup_ctx.append(crm_workers.connectors)
     app.cleanup_ctx.append(crm_workers.retention)
     app.cleanup_ctx.append(auth.login_limit)
@@ -76,6 +79,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(auth.routes)
     app.router.add_routes(conversations.routes)
     app.router.add_routes(conversation_actions.routes)
+    app.router.add_routes(calls.routes)
+    app.router.add_routes(cti.routes)
     app.router.add_routes(contacts.routes)
     app.router.add_routes(timeline.routes)
     app.router.add_routes(contact_record.routes)

@@ -12,7 +12,9 @@ from aiohttp import web
 
 from hub.api.keys import ADAPTERS, DISPATCHER, ROUTING, SERVICES
 from hub.channels.base import ChannelAdapter
+from hub.inbox.call_finish import end_wrap_ups
 from hub.inbox.outbox import Dispatcher
+from hub.inbox.periodic import Periodic
 from hub.inbox.quarantine import QuarantineRetention
 from hub.inbox.snoozer import Snoozer
 from hub.routing.service import RoutingService, channel_infos
@@ -63,3 +65,19 @@ async def router(app: web.Application) -> AsyncIterator[None]:
         await service.start()
     yield
     await service.aclose()
+
+
+CALL_WRAP_UP_INTERVAL = 1.0  # seconds; a call leaves wrap-up at most this late
+
+
+async def call_wrap_up(app: web.Application) -> AsyncIterator[None]:
+    """End calls whose wrap-up time is over (docs/calls.md)."""
+    services = app[SERVICES]
+
+    async def round() -> None:
+        await end_wrap_ups(services)
+
+    worker = Periodic("call-wrap-up", round, CALL_WRAP_UP_INTERVAL)
+    await worker.start()
+    yield
+    await worker.aclose()

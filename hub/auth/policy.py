@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
 from hub.auth.principal import Principal
-from hub.db.models import Contact, Conversation
+from hub.db.models import Call, Contact, Conversation
 from hub.errors import NotFound
 
 
@@ -48,4 +48,17 @@ def contact_scope(principal: Principal, contact_id_column: ColumnElement[int]) -
             select(Conversation.id).where(Conversation.contact_id == contact_id_column, conversation_scope(principal))
         ),
         exists(select(owned.id).where(owned.id == contact_id_column, owned.owner_id == principal.user_id)),
+    )
+
+
+def call_scope(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause limiting ``Call`` rows: those of visible conversations, of the agent's
+    queues, or rung at or taken by the agent; staff without queues see none but their own."""
+    if principal.sees_everything:
+        return true()
+    visible = select(Conversation.id).where(conversation_scope(principal))
+    return or_(
+        Call.conversation_id.in_(visible),
+        Call.queue_id.in_(sorted(principal.queue_ids)),
+        Call.agent_id == principal.user_id,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.channels.api import ApiChannel
 from hub.channels.base import AdapterContext, ChannelAdapter
+from hub.channels.cti import CtiChannel
 from hub.channels.email import EmailChannel
 from hub.channels.meta import MetaChannel
 from hub.channels.slack import SlackChannel
@@ -21,6 +22,7 @@ ADAPTERS: dict[str, type[ChannelAdapter]] = {
     TelegramChannel.type: TelegramChannel,
     MetaChannel.type: MetaChannel,
     TwilioChannel.type: TwilioChannel,
+    CtiChannel.type: CtiChannel,
 }
 
 

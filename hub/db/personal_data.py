@@ -132,6 +132,9 @@ PERSONAL: tuple[PersonalColumn, ...] = (
         "conversation_ratings", "comment", "contact", "the customer's comment on the rating",
         "conversation_ratings.conversation_id -> conversations.contact_id",
     ),
+    # Phone calls (docs/calls.md).
+    PersonalColumn("calls", "from_number", "contact", "the calling number", "calls.contact_id"),
+    PersonalColumn("calls", "to_number", "contact", "the called number", "calls.contact_id"),
     # Staff accounts.
     PersonalColumn("users", "email", "user", "the user's login email", "users.id"),
     PersonalColumn("users", "name", "user", "the user's name", "users.id"),
@@ -223,6 +226,11 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
         "routing_sla", "routing_sla.conversation_id -> conversations.contact_id", "keep",
         "SLA clocks of the conversations (states, times)",
     ),
+    RecordTable("calls", "calls.contact_id", "scrub", "phone calls (kept without numbers for statistics)"),
+    RecordTable(
+        "call_recordings", "call_recordings.call_id -> calls.contact_id", "delete",
+        "recordings of calls and, through BLOB_REFERENCES, their audio",
+    ),
     RecordTable("contact_notes", "contact_notes.contact_id", "delete", "notes staff wrote about the contact"),
     RecordTable("contact_tags", "contact_tags.contact_id", "delete", "tags staff gave the contact", merge="copy"),
     RecordTable(
@@ -245,7 +253,9 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
 
 # Attachment content sits in the blob store, addressed by these columns; a blob is
 # personal data and is deleted when no attachment refers to it any more.
-BLOB_REFERENCES: tuple[str, ...] = ("attachments.blob_sha256", "quarantine.blob_sha256")
+BLOB_REFERENCES: tuple[str, ...] = (
+    "attachments.blob_sha256", "quarantine.blob_sha256", "call_recordings.blob_sha256",
+)
 
 # Columns that may repeat a contact's data without a path to the contact (an API
 # answer stored for Idempotency-Key echoes a reply's text). Erasure deletes the rows
@@ -279,6 +289,12 @@ NOT_PERSONAL: dict[str, str] = {
     "attachments.blob_sha256": "content hash; see BLOB_REFERENCES",
     "attachments.content_type": "MIME type",
     "attachments.content_id": "MIME Content-ID for inline parts",
+    "calls.provider_call_id": "the telephony source's opaque call id",
+    "calls.direction": "in or out",
+    "calls.state": "live call state",
+    "calls.outcome": "how the call ended (answered, abandoned, ...)",
+    "call_recordings.blob_sha256": "content hash; see BLOB_REFERENCES",
+    "call_recordings.content_type": "MIME type of the audio",
     "tags.name": "tag label set by staff",
     "companies.name": "a legal person's name (an organisation, not a data subject)",
     "companies.domain": "an organisation's domain",

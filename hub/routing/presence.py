@@ -34,7 +34,7 @@ from hub.routing.apply import record_answered, record_outcome
 from hub.routing.model import Presence
 from hub.routing.settings import RoutingSettings, agent_capacity, parse_capacity
 from hub.routing.store import ensure_agent_row
-from hub.services import Services
+from hub.services import Services, Unit
 
 
 @dataclass(frozen=True)
@@ -96,43 +96,53 @@ async def set_capacity(
 
 async def answer_offer(
     services: Services, settings: RoutingSettings, agent_id: int, offer_id: int, *, accept: bool,
-    principal: Principal | None = None, now: datetime | None = None,
+    principal: Principal | None = None, now: datetime | None = None, unit: Unit | None = None,
 ) -> int:
     """Accept (the conversation becomes the agent's) or reject an offer; returns the conversation id.
 
     404 unless the offer is ``agent_id``'s; 409 once it was answered, timed out or withdrawn.
-    A telephony adapter calls this with ``accept=True`` when the agent picks up.
+    A telephony adapter calls this with ``accept=True`` when the agent picks up (through
+    ``hub.inbox.calls``, which does it in the call's transaction: ``unit``).
     """
     now = now or utcnow()
-    async with services.transaction() as unit:
-        session = unit.session
-        offer = (await session.execute(
-            select(RoutingOffer).where(RoutingOffer.id == offer_id).with_for_update()
-        )).scalar_one_or_none()
-        if offer is None or offer.agent_id != agent_id:
-            raise NotFound("no such offer")
-        if offer.state != "pending":
-            raise Conflict(f"this offer is no longer open (it was {offer.state.replace('_', ' ')})")
-        if offer.expires_at <= now:
-            raise Conflict("this offer has expired")
-        offer.state = "accepted" if accept else "rejected"
-        offer.answered_at = now
-        entry = await session.get(RoutingEntry, offer.conversation_id, with_for_update=True)
-        if accept:
-            await actions.assign(services, principal, offer.conversation_id, agent_id, now=now, unit=unit,
-                                 expect=None, reason="offer_accepted")
-            if entry is not None:
-                record_answered(unit, settings, entry.queue_id, offer.conversation_id, agent_id,
-                                (now - entry.since).total_seconds(), now)
-                entry.state, entry.agent_id, entry.assigned_at, entry.updated_at = "assigned", agent_id, now, now
-        elif entry is not None:
-            entry.state, entry.agent_id, entry.updated_at = "waiting", None, now
-        record_outcome(unit, "offer_accepted" if accept else "offer_rejected", offer.queue_id,
-                       offer.conversation_id, agent_id, now)
-        unit.emit(Event(ev.OFFER_ACCEPTED if accept else ev.OFFER_REJECTED, conversation_id=offer.conversation_id,
-                        queue_id=offer.queue_id, user_id=agent_id, occurred_at=now,
-                        data={"offer_id": offer.id, "agent_id": agent_id}))
-        return offer.conversation_id
+    if unit is None:
+        async with services.transaction() as own:
+            return await _answer_offer(own, services, settings, agent_id, offer_id, accept, principal, now)
+    return await _answer_offer(unit, services, settings, agent_id, offer_id, accept, principal, now)
+
+
+async def _answer_offer(
+    unit: Unit, services: Services, settings: RoutingSettings, agent_id: int, offer_id: int, accept: bool,
+    principal: Principal | None, now: datetime,
+) -> int:
+    session = unit.session
+    offer = (await session.execute(
+        select(RoutingOffer).where(RoutingOffer.id == offer_id).with_for_update()
+    )).scalar_one_or_none()
+    if offer is None or offer.agent_id != agent_id:
+        raise NotFound("no such offer")
+    if offer.state != "pending":
+        raise Conflict(f"this offer is no longer open (it was {offer.state.replace('_', ' ')})")
+    if offer.expires_at <= now:
+        raise Conflict("this offer has expired")
+    offer.state = "accepted" if accept else "rejected"
+    offer.answered_at = now
+    entry = await session.get(RoutingEntry, offer.conversation_id, with_for_update=True)
+    if accept:
+        await actions.assign(services, principal, offer.conversation_id, agent_id, now=now, unit=unit,
+                             expect=None, reason="offer_accepted")
+        if entry is not None:
+            record_answered(unit, settings, entry.queue_id, offer.conversation_id, agent_id,
+                            (now - entry.since).total_seconds(), now)
+            entry.state, entry.agent_id, entry.assigned_at, entry.updated_at = "assigned", agent_id, now, now
+    elif entry is not None:
+        entry.state, entry.agent_id, entry.updated_at = "waiting", None, now
+    record_outcome(unit, "offer_accepted" if accept else "offer_rejected", offer.queue_id,
+                   offer.conversation_id, agent_id, now)
+    unit.emit(Event(ev.OFFER_ACCEPTED if accept else ev.OFFER_REJECTED, conversation_id=offer.conversation_id,
+                    queue_id=offer.queue_id, user_id=agent_id, occurred_at=now,
+                    data={"offer_id": offer.id, "agent_id": agent_id}))
+    return offer.conversation_id
 
 
 @dataclass

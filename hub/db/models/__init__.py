@@ -1,6 +1,7 @@
 """ORM rows, grouped by aggregate. Import from here."""
 
 from hub.db.models.base import Base, UTCDateTime, utcnow
+from hub.db.models.calls import Call, CallRecording
 from hub.db.models.connectors import (
     ConnectorCursor,
     WebhookAttempt,
@@ -55,6 +56,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Blob",
+    "Call",
+    "CallRecording",
     "Channel",
     "ChannelState",
     "Company",

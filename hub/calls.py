@@ -1,0 +1,100 @@
+"""The normalized call model every telephony source speaks (a PBX over CTI, a voice provider).
+
+Plain values, no ORM, no I/O, like ``hub.messages``. A source reports what it knows
+about a call as a ``CallEvent`` (the state the call is in now, at the source's time);
+``hub.inbox.calls.record_call_event`` stores it. ``may_move`` is the state machine:
+states only move forward, so a late or repeated report never moves a call back.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub.messages import Identity
+
+
+class CallState(enum.StrEnum):
+    """Where a call is, in the order a call moves through them."""
+
+    IVR = "ivr"  # in a menu or an announcement, not waiting for anyone yet
+    QUEUED = "queued"  # waiting in a hub queue for routing to pick an agent
+    RINGING = "ringing"  # an agent's phone rings
+    TALKING = "talking"  # an agent took the call
+    WRAP_UP = "wrap_up"  # the caller hung up; the agent finishes the paperwork
+    ENDED = "ended"
+
+
+RANK = {state: rank for rank, state in enumerate(CallState)}
+LIVE_STATES = frozenset(RANK) - {CallState.ENDED}
+
+
+class CallOutcome(enum.StrEnum):
+    """How a call ended."""
+
+    ANSWERED = "answered"  # an agent talked to the caller
+    ABANDONED = "abandoned"  # the caller hung up while waiting in a queue (or in the menu)
+    MISSED = "missed"  # it rang, nobody answered (an outbound call the customer did not take)
+    VOICEMAIL = "voicemail"  # the caller left a message instead
+    REJECTED = "rejected"  # refused before anyone was rung (blocklist)
+    FAILED = "failed"  # the network could not connect it
+
+
+class CallDirection(enum.StrEnum):
+    IN = "in"  # the customer called
+    OUT = "out"  # an agent called the customer
+
+
+AgentRef = int | str  # a user id, or the agent's login email
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """What a source knows about a call now.
+
+    ``provider_call_id`` is unique per channel: every report about the same call names
+    it, so a repeated report changes nothing. ``customer`` is the customer's phone
+    identity (the caller inbound, the callee outbound); it is needed when the hub does
+    not know the call yet. ``state`` is the state the call is in as of ``occurred_at``
+    (the source's clock; None: now); ``started_at`` when the call began earlier
+than the hub's first report of it. With ``ENDED``, ``outcome`` says what the source
+    knows (voicemail, rejected, failed); without it the hub derives it, and
+    ``answered_at`` lets a single end-of-call report (a CDR) carry the answer time.
+    """
+
+    channel: str
+    provider_call_id: str
+    state: CallState
+    direction: CallDirection = CallDirection.IN
+    customer: Identity | None = None
+    customer_name: str | None = None
+    from_number: str | None = None  # as the source gave it, normalized to E.164 where possible
+    to_number: str | None = None
+    queue: str | None = None  # a hub queue name (QUEUED; or the queue the call belongs to)
+    agent: AgentRef | None = None
+    occurred_at: datetime | None = None
+    started_at: datetime | None = None  # when the call began, if before this report (a late first report)
+    answered_at: datetime | None = None
+    outcome: CallOutcome | None = None
+
+
+def may_move(current: CallState, since: datetime, target: CallState, at: datetime) -> bool:
+    """Whether a report of ``target`` at ``at`` moves a call that is ``current`` since ``since``.
+
+    Forward always; the same state again only when newer (a transfer to another agent,
+    another queue); back only from ringing to queued, and only when newer than the
+    ring (the agent did not answer, the call waits again). A finished call stays put.
+    """
+    if current in (CallState.WRAP_UP, CallState.ENDED):
+        return False
+    if RANK[target] > RANK[current]:
+        return True
+    if target == current:
+        return at > since
+    return current is CallState.RINGING and target is CallState.QUEUED and at > since
+
+
+def call_thread_key(provider_call_id: str) -> str:
+    """The thread key of a call's conversation: a voicemail or note referencing it joins the call."""
+    return f"call:{provider_call_id}"
