@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from hub.messages import Identity
 
@@ -77,6 +78,63 @@ than the hub's first report of it. With ``ENDED``, ``outcome`` says what the sou
     started_at: datetime | None = None  # when the call began, if before this report (a late first report)
     answered_at: datetime | None = None
     outcome: CallOutcome | None = None
+
+
+@dataclass(frozen=True)
+class CallView:
+    """A call. ``from_number``/``to_number`` are personal data: never put them into events or logs."""
+
+    id: int
+    channel: str
+    provider_call_id: str
+    conversation_id: int | None
+    contact_id: int | None
+    direction: str
+    from_number: str | None
+    to_number: str | None
+    state: str
+    state_at: datetime
+    queue_id: int | None
+    agent_id: int | None
+    started_at: datetime
+    queued_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    wrap_up_until: datetime | None
+    wait_seconds: int | None
+    talk_seconds: int | None
+    outcome: str | None
+
+    @property
+    def live(self) -> bool:
+        return self.state != CallState.ENDED.value
+
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The call after a report: ``created`` (first report), ``changed`` (the report moved it)."""
+
+    call: CallView
+    created: bool
+    changed: bool
+    contact_created: bool
+
+
+class CallSink(Protocol):
+    """Where a telephony adapter reports calls (``AdapterContext.calls``; the inbox implements it)."""
+
+    async def report(self, event: CallEvent) -> CallResult:
+        """Store the report (``hub.inbox.calls.record_call_event``)."""
+
+    async def find(self, channel: str, provider_call_id: str) -> CallView | None:
+        """The call, or None when the hub does not know it."""
+
+    async def attach_recording(
+        self, channel: str, provider_call_id: str, content: bytes, content_type: str,
+        *, duration_seconds: int | None = None,
+    ) -> None:
+        """Keep a recording of the call (``hub.inbox.call_recordings.attach_recording``)."""
 
 
 def may_move(current: CallState, since: datetime, target: CallState, at: datetime) -> bool:

@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.cleanup_ctx.append(workers.quarantine_retention)
     app.cleanup_ctx.append(workers.router)
     app.cleanup_ctx.append(workers.call_wrap_up)
+    app.cleanup_ctx.append(workers.call_routing)
     app.cleanup_ctx.append(crm_workers.connectors)
     app.cleanup_ctx.append(crm_workers.retention)
     app.cleanup_ctx.append(auth.login_limit)

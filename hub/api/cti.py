@@ -22,11 +22,11 @@ from hub.api.jsonio import json_response
 from hub.api.keys import ADAPTERS, SERVICES
 from hub.api.spec import operation
 from hub.bus import Subscription
-from hub.calls import CallState
+from hub.calls import CallResult, CallState
 from hub.channels.cti import CtiBody, CtiChannel
 from hub.db.models import Call, Contact, Queue, RoutingOffer, User, utcnow
 from hub.errors import BadRequest, Unauthorized
-from hub.inbox.calls import CallResult, record_call_event
+from hub.inbox.calls import record_call_event
 from hub.services import Services
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from aiohttp import web
 from hub.api.keys import ADAPTERS, DISPATCHER, ROUTING, SERVICES
 from hub.channels.base import ChannelAdapter
 from hub.inbox.call_finish import end_wrap_ups
+from hub.inbox.call_routing import CallRoutingBridge
 from hub.inbox.outbox import Dispatcher
 from hub.inbox.periodic import Periodic
 from hub.inbox.quarantine import QuarantineRetention
@@ -81,3 +82,11 @@ async def call_wrap_up(app: web.Application) -> AsyncIterator[None]:
     await worker.start()
     yield
     await worker.aclose()
+
+
+async def call_routing(app: web.Application) -> AsyncIterator[None]:
+    """Calls follow routing's offers: ringing at the offered agent, queued again when not answered."""
+    bridge = CallRoutingBridge(app[SERVICES])
+    await bridge.start()
+    yield
+    await bridge.aclose()

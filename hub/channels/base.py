@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from hub.calls import CallSink
 from hub.config import ChannelConfig, Settings
 from hub.errors import HubError
 from hub.messages import InboundMessage, OutboundMessage, StatusEvent, Template
@@ -191,7 +192,8 @@ class AdapterContext:
     """What an adapter may use: settings, the shared HTTP client, and the inbox entry.
 
     Adapters never import the database: long-lived ones hand inbound messages to
-    ``ingest`` and report delivery updates to ``report_status``.
+    ``ingest`` and report delivery updates to ``report_status``; telephony adapters
+    report calls to ``calls`` (docs/calls.md).
     """
 
     settings: Settings
@@ -200,6 +202,7 @@ class AdapterContext:
     report_status: Callable[[StatusEvent], Awaitable[None]]
     state: dict[str, object] = field(default_factory=dict)
     storage: ChannelStorage | None = None
+    calls: CallSink | None = None
 
 
 class ChannelAdapter:

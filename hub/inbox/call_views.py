@@ -1,43 +1,12 @@
-"""A call as the rest of the hub sees it: a frozen view of the row, and its ``call.updated`` event."""
+"""A call row as the rest of the hub sees it (``hub.calls.CallView``), and its ``call.updated`` event."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from hub.calls import CallState
+from hub.calls import CallState, CallView
 from hub.db.models import Call
 from hub.events import Event
-
-
-@dataclass(frozen=True)
-class CallView:
-    """A call. ``from_number``/``to_number`` are personal data: never put them into events or logs."""
-
-    id: int
-    channel: str
-    provider_call_id: str
-    conversation_id: int | None
-    contact_id: int | None
-    direction: str
-    from_number: str | None
-    to_number: str | None
-    state: str
-    state_at: datetime
-    queue_id: int | None
-    agent_id: int | None
-    started_at: datetime
-    queued_at: datetime | None
-    answered_at: datetime | None
-    ended_at: datetime | None
-    wrap_up_until: datetime | None
-    wait_seconds: int | None
-    talk_seconds: int | None
-    outcome: str | None
-
-    @property
-    def live(self) -> bool:
-        return self.state != CallState.ENDED.value
 
 
 def view_of(call: Call, channel: str) -> CallView:

@@ -21,14 +21,22 @@ retry is harmless. Events carry ids and states only (docs/events.md).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub import events as ev
-from hub.calls import CallDirection, CallEvent, CallState, call_thread_key, may_move
+from hub.calls import (
+    CallDirection,
+    CallEvent,
+    CallResult,
+    CallState,
+    CallView,
+    call_thread_key,
+    may_move,
+)
 from hub.db.models import (
     Call,
     Contact,
@@ -43,7 +51,7 @@ from hub.errors import ValidationFailed
 from hub.events import Event
 from hub.inbox import actions
 from hub.inbox.call_finish import finish_call, routing_settings
-from hub.inbox.call_views import CallView, call_event, view_of
+from hub.inbox.call_views import call_event, view_of
 from hub.inbox.queueing import move_to_queue
 from hub.messages import Identity
 from hub.services import Endpoint, Services, Unit
@@ -53,29 +61,29 @@ log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 3
 
 
-@dataclass(frozen=True)
-class CallResult:
-    """The call after a report: ``created`` (first report), ``changed`` (the report moved it)."""
-
-    call: CallView
-    created: bool
-    changed: bool
-    contact_created: bool
-
-
 async def record_call_event(services: Services, event: CallEvent, *, now: datetime | None = None) -> CallResult:
     """Store what a telephony source reports about a call (see the module doc); once committed."""
     for attempt in range(MAX_CONFLICT_RETRIES):
         try:
             async with services.transaction() as unit:
                 return await apply_call_event(unit, services, event, now=now or utcnow())
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, CallChanged) as exc:
             # Another writer opened the same call or contact first (another hub process, an
             # SMS from the same number): the next attempt finds its rows.
             if attempt == MAX_CONFLICT_RETRIES - 1 or not _retryable(exc):
                 raise
             log.info("call report conflicted with another writer, retrying (attempt %d)", attempt + 1)
     raise AssertionError("unreachable")
+
+
+async def find_call(services: Services, channel: str, provider_call_id: str) -> CallView | None:
+    """The call ``provider_call_id`` of ``channel``, or None."""
+    endpoint = services.endpoint(channel)
+    async with services.sessions() as session:
+        call = await session.scalar(
+            select(Call).where(Call.channel_id == endpoint.channel_id, Call.provider_call_id == provider_call_id)
+        )
+        return view_of(call, endpoint.name) if call is not None else None
 
 
 async def apply_call_event(unit: Unit, services: Services, event: CallEvent, *, now: datetime) -> CallResult:
@@ -99,11 +107,31 @@ async def apply_call_event(unit: Unit, services: Services, event: CallEvent, *, 
         created = True
     else:
         previous = CallState(call.state)
+        await _claim(unit, call)
     changed = await _move(unit, services, endpoint, call, event, at, now, agent_id, queue_id, opened=created)
     if created or changed:
         unit.emit(call_event(ev.CALL_UPDATED, call, endpoint.name, previous, now))
     await session.flush()
     return CallResult(view_of(call, endpoint.name), created, changed, contact_created)
+
+
+class CallChanged(Exception):
+    """Another transaction changed the call after this one read it; the report is tried again."""
+
+
+async def _claim(unit: Unit, call: Call) -> None:
+    """Compare-and-set on the call's version: only one report of a call moves it at a time.
+
+    PostgreSQL's row lock already serializes them; SQLite ignores ``FOR UPDATE``, and two
+    reports read before either wrote would both apply (two hang-ups, two timeline entries).
+    """
+    claimed = cast(CursorResult[Any], await unit.session.execute(
+        update(Call).where(Call.id == call.id, Call.version == call.version)
+        .values(version=Call.version + 1).execution_options(synchronize_session=False)
+    ))
+    if claimed.rowcount != 1:
+        raise CallChanged(f"call {call.id} changed meanwhile")
+    call.version += 1
 
 
 async def _open(
@@ -184,6 +212,8 @@ async def _move(
     current, target = CallState(call.state), event.state
     if not may_move(current, call.state_at, target, at):
         return False
+    if target == current and agent_id in (None, call.agent_id) and queue_id in (None, call.queue_id):
+        return False  # the same state again, with nobody and nowhere new: nothing to change
     conversation = (
         await actions.load_conversation(unit.session, None, call.conversation_id)
         if call.conversation_id is not None else None
@@ -282,7 +312,7 @@ def _queue_id(services: Services, name: str | None) -> int | None:
 
 
 def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError | CallChanged):
         return True
     text = str(getattr(exc, "orig", None) or exc).lower()
     return "deadlock" in text or "database is locked" in text or "serializ" in text

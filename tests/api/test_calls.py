@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from hub.calls import CallEvent, CallState
+from hub.calls import CallEvent, CallResult, CallState
 from hub.crm_link import identities
 from hub.inbox.call_recordings import attach_recording
-from hub.inbox.calls import CallResult, record_call_event
+from hub.inbox.calls import record_call_event
 from tests.factories import create_user, services_of
 
 Client = TestClient[Any, Any]

@@ -18,6 +18,7 @@ from hub.db.models import (
     ContactIdentity,
     Conversation,
     EventRecord,
+    RoutingAgent,
     RoutingOffer,
     RoutingOutcome,
     TimelineEntry,
@@ -243,7 +244,8 @@ def test_the_channel_checks_its_options() -> None:
 @pytest.fixture
 async def routed_hub(database_url: str, tmp_path: Path) -> AsyncIterator[Client]:
     settings = make_settings(
-        database_url, tmp_path / "data", queues=(QueueConfig("support", {"wrap_up": 60}), QueueConfig("billing")),
+        database_url, tmp_path / "data", queues=(QueueConfig("support", {"wrap_up": 60, "offer_timeout": 1, "away_after_missed_offers": 1}),
+                QueueConfig("billing")),
         channels=(cti_channel(routing="hub", route_wait_seconds=20),), routing={"lease": 1},
     )
     async with TestClient(TestServer(create_app(settings))) as client:
@@ -280,3 +282,35 @@ async def test_with_hub_routing_the_answer_names_the_agent_to_ring(routed_hub: C
 
     await eventually(handled)
     assert {"entered", "answered", "offer_accepted", "handled"} <= await outcomes()
+
+
+async def test_an_unanswered_ring_goes_to_the_next_agent(routed_hub: Client) -> None:
+    anna, ben = await agents(routed_hub)
+    supervisor = await create_user(services_of(routed_hub), role="supervisor")
+    for agent in (anna, ben):
+        resp = await routed_hub.put("/api/v1/agents/me/presence", json={"status": "available"}, headers=agent.headers)
+        assert resp.status == 200
+    new = await post(routed_hub, {"event": "newCall", "call_id": "n-1", "from": CALLER, "to": "+4930999000"})
+    first = new["agent"]["id"]
+    second = ben if first == anna.id else anna
+
+    async def ringing_at_the_second() -> bool:  # the first lets it ring past the offer timeout
+        resp = await routed_hub.get(f"/api/v1/calls/{new['call_id']}", headers=supervisor.headers)
+        call = await resp.json()
+        return bool(call["state"] == "ringing" and call["agent_id"] == second.id)
+
+    await eventually(ringing_at_the_second)
+    async with services_of(routed_hub).sessions() as session:
+        presence = await session.scalar(select(RoutingAgent.presence).where(RoutingAgent.user_id == first))
+    assert presence == "away"  # away_after_missed_offers = 1
+    talking = await post(routed_hub, {"event": "answer", "call_id": "n-1", "agent": second.email})
+    assert (talking["state"], talking["agent"]["id"]) == ("talking", second.id)
+    over = await post(routed_hub, {"event": "hangup", "call_id": "n-1"})
+    assert over["outcome"] == "answered"
+    async with services_of(routed_hub).sessions() as session:
+        entry = await session.scalar(select(TimelineEntry).where(TimelineEntry.kind == "call"))
+        states = [e.data["state"] for e in (await session.scalars(
+            select(EventRecord).where(EventRecord.type == "call.updated").order_by(EventRecord.id))).all()]
+    assert entry is not None and entry.actor_user_id == second.id and entry.data["wait_seconds"] >= 1
+    assert states[-2:] == ["talking", "wrap_up"], states
+    assert states[:4] == ["queued", "ringing", "queued", "ringing"], states

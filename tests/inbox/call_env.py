@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.bootstrap import build_services, sync_config
-from hub.calls import CallEvent, CallState
+from hub.calls import CallEvent, CallResult, CallState
 from hub.config import ChannelConfig, QueueConfig
 from hub.crm_link import identities
 from hub.db.models import Call, Conversation, EventRecord, TimelineEntry
-from hub.inbox.calls import CallResult, record_call_event
+from hub.inbox.calls import record_call_event
 from hub.services import Services
 from tests.conftest import make_settings
 from tests.factories import TestUser, create_user

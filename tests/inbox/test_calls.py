@@ -269,3 +269,11 @@ async def test_two_reports_of_a_new_call_at_once_open_it_once(env: Env) -> None:
     assert sorted(r.created for r in results) == [False, True]
     assert await env.count(Call) == 1 and await env.count(Contact) == 1 and await env.count(Conversation) == 1
     assert (await env.call(results[0].call.id)).state == "queued"
+
+
+async def test_two_hang_ups_at_once_end_the_call_once(env: Env) -> None:
+    await env.report(CallState.TALKING, 0, agent=env.anna.id)
+    results = await asyncio.gather(*(env.report(CallState.ENDED, 60) for _ in range(3)))
+    assert sorted(r.changed for r in results) == [False, False, True]
+    assert len(await env.calls_timeline()) == 1
+    assert [e.data["state"] for e in await env.events("call.updated")] == ["talking", "ended"]

@@ -39,6 +39,7 @@ def upgrade() -> None:
     sa.Column('wait_seconds', sa.Integer(), nullable=True),
     sa.Column('talk_seconds', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.String(length=16), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', hub.db.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', hub.db.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['users.id'], name=op.f('fk_calls_agent_id_users'), ondelete='SET NULL'),
