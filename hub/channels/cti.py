@@ -123,8 +123,9 @@ class CtiChannel(ChannelAdapter):
                         agent=raw.agent if isinstance(raw.agent, str) else None)
         direction = CallDirection(raw.direction or "in")
         inbound = direction is CallDirection.IN
-        from_number, customer_from = self._number(raw.from_, "from")
-        to_number, customer_to = self._number(raw.to, "to")
+        # The customer's number must be one; ours (a DID, an agent's extension) is kept as given.
+        from_number, customer_from = self._number(raw.from_, "from") if inbound else (self._line(raw.from_), None)
+        to_number, customer_to = (self._line(raw.to), None) if inbound else self._number(raw.to, "to")
         customer = customer_from if inbound else customer_to
         if customer is None and (raw.from_ if inbound else raw.to) is not None:
             # A withheld number: a contact of its own for this call, never someone else's record.
@@ -161,6 +162,19 @@ class CtiChannel(ChannelAdapter):
         except ValidationFailed as exc:
             raise ValidationFailed(f"{field}: {exc.detail}") from None
         return identity.address, identity
+
+    def _line(self, value: str | None) -> str | None:
+        """Our side of the call: an extension as it is, a number in E.164, else the text as given."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if value in self.extensions:
+            return value
+        try:
+            return _phone(value, self.default_region).address
+        except ValidationFailed:
+            ensure_storable(number=value)
+            return value[:64]
 
     def _agent(self, agent: int | str | None) -> int | str | None:
         """A user id, a login email, or a configured extension (as the agent's email)."""

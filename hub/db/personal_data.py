@@ -43,6 +43,10 @@ class PersonalColumn:
         return f"{self.table}.{self.column}"
 
 
+# A call reaches its contact directly (a refused call has no conversation) and through its
+# conversation (so retention, which deletes conversations, finds the call's recordings).
+CALL_PATH = "calls.contact_id | calls.conversation_id -> conversations.contact_id"
+
 PERSONAL: tuple[PersonalColumn, ...] = (
     # The customer record.
     PersonalColumn("contacts", "name", "contact", "the contact's name", "contacts.id"),
@@ -133,8 +137,8 @@ PERSONAL: tuple[PersonalColumn, ...] = (
         "conversation_ratings.conversation_id -> conversations.contact_id",
     ),
     # Phone calls (docs/calls.md).
-    PersonalColumn("calls", "from_number", "contact", "the calling number", "calls.contact_id"),
-    PersonalColumn("calls", "to_number", "contact", "the called number", "calls.contact_id"),
+    PersonalColumn("calls", "from_number", "contact", "the calling number", CALL_PATH),
+    PersonalColumn("calls", "to_number", "contact", "the called number", CALL_PATH),
     # Staff accounts.
     PersonalColumn("users", "email", "user", "the user's login email", "users.id"),
     PersonalColumn("users", "name", "user", "the user's name", "users.id"),
@@ -226,9 +230,12 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
         "routing_sla", "routing_sla.conversation_id -> conversations.contact_id", "keep",
         "SLA clocks of the conversations (states, times)",
     ),
-    RecordTable("calls", "calls.contact_id", "scrub", "phone calls (kept without numbers for statistics)"),
+    RecordTable("calls", CALL_PATH, "scrub", "phone calls (kept without numbers for statistics)"),
     RecordTable(
-        "call_recordings", "call_recordings.call_id -> calls.contact_id", "delete",
+        "call_recordings",
+        "call_recordings.call_id -> calls.contact_id | call_recordings.call_id -> calls.conversation_id"
+        " -> conversations.contact_id",
+        "delete",
         "recordings of calls and, through BLOB_REFERENCES, their audio",
     ),
     RecordTable("contact_notes", "contact_notes.contact_id", "delete", "notes staff wrote about the contact"),

@@ -172,9 +172,14 @@ async def test_an_agent_dials_out_and_a_withheld_number_gets_its_own_contact(hub
     out = await post(hub, {"event": "newCall", "call_id": "o-1", "direction": "out", "from": "201",
                            "to": "+4930123456", "agent": "201"})
     assert (out["state"], out["agent"]["id"]) == ("ringing", anna.id)
+    inbound_to_a_sip_line = await post(hub, {"event": "newCall", "call_id": "i-9", "from": CALLER,
+                                             "to": "sip:hotline@pbx.example"})
+    assert inbound_to_a_sip_line["action"] == "accept"
     async with services_of(hub).sessions() as session:
         conversation = await session.get(Conversation, out["conversation_id"])
+        numbers = (await session.execute(select(Call.from_number, Call.to_number).where(Call.id == out["call_id"]))).one()
     assert conversation is not None and conversation.assignee_id == anna.id
+    assert tuple(numbers) == ("201", CALLER)  # the agent's extension as given, the customer in E.164
     missed = await post(hub, {"event": "hangup", "call_id": "o-1", "outcome": "busy"})
     assert missed["outcome"] == "missed"
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.auth.principal import Principal, Role
 from hub.calls import CallState
 from hub.crm_link.erasure import erase_contact
 from hub.crm_link.export import export_contact
-from hub.db.models import Blob, Call, CallRecording, TimelineEntry
+from hub.crm_link.retention import ConversationPolicy, RetentionSettings, run_retention
+from hub.db.models import Blob, Call, CallRecording, Conversation, TimelineEntry, utcnow
 from hub.errors import NotFound
 from hub.inbox.call_recordings import attach_recording
 from tests.factories import create_user
@@ -81,3 +83,20 @@ async def test_export_holds_the_calls_and_erasure_removes_numbers_and_audio(env:
         stored = (await session.scalars(select(Call.from_number))).all()
     assert "call" in kinds and kinds[-1] == "erased"
     assert CALLER not in stored
+
+
+async def test_retention_deletes_an_old_call_with_its_recording_and_audio(env: Env) -> None:
+    await env.report(CallState.TALKING, 0, agent=env.anna.id)
+    done = await env.report(CallState.ENDED, 30)
+    recording = await attach_recording(env.services, "pbx", "c-1", AUDIO, "audio/wav")
+    async with env.services.sessions() as session, session.begin():
+        await session.execute(update(Conversation).where(Conversation.id == done.call.conversation_id)
+                              .values(resolved_at=utcnow() - timedelta(days=40)))
+    policy = RetentionSettings(conversations=(ConversationPolicy("calls-30", 30, channels=("pbx",)),))
+    report = await run_retention(env.services, policy, dry_run=False)
+    assert report.conversations == {"calls-30": [done.call.conversation_id]} and report.blobs == 1
+    assert await env.count(Call) == 0 and await env.count(CallRecording) == 0
+    with pytest.raises(FileNotFoundError):
+        await env.services.blobs.get(recording.blob_sha256)
+    (entry,) = await env.calls_timeline()  # the contact's record keeps that there was a call
+    assert entry.conversation_id is None and entry.data["duration_seconds"] == 30
