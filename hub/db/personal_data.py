@@ -143,6 +143,8 @@ PERSONAL: tuple[PersonalColumn, ...] = (
     PersonalColumn("users", "email", "user", "the user's login email", "users.id"),
     PersonalColumn("users", "name", "user", "the user's name", "users.id"),
     PersonalColumn("users", "password_hash", "user", "argon2 hash of the user's password", "users.id"),
+    PersonalColumn("agent_phones", "phone", "user", "the phone number an agent takes calls on", "agent_phones.user_id"),
+    PersonalColumn("agent_phones", "sip", "user", "the SIP address an agent takes calls on", "agent_phones.user_id"),
     # Routing: an agent's presence is a record of their working time.
     PersonalColumn("routing_agents", "presence", "user", "the agent's presence (available, away, offline)",
                    "routing_agents.user_id"),
@@ -199,6 +201,10 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
     RecordTable(
         "thread_keys", "thread_keys.conversation_id -> conversations.contact_id", "keep",
         "provider thread ids of the conversations",
+    ),
+    RecordTable(
+        "call_rings", "call_rings.conversation_id -> conversations.contact_id", "keep",
+        "which routing offers of the calls rang an agent's phone (ids and times)",
     ),
     RecordTable(
         "conversation_tags", "conversation_tags.conversation_id -> conversations.contact_id", "keep",
@@ -277,6 +283,8 @@ SWEPT: dict[str, str] = {
 REDIS_KEYS: tuple[str, ...] = ()
 
 NOT_PERSONAL: dict[str, str] = {
+    "call_languages.provider_call_id": "the telephony provider's opaque call id",
+    "call_languages.language": "language tag of the voice menu chosen (de-DE, en-US)",
     "channels.name": "configured channel name",
     "channels.type": "adapter type",
     "conversations.status": "state",

@@ -48,16 +48,20 @@ from hub.db.models.staff import (
     UserSkill,
     WebSession,
 )
+from hub.db.models.telephony import AgentPhone, CallLanguage, CallRing
 from hub.db.models.webchat import ConversationRating, WebchatVisitor
 
 __all__ = [
+    "AgentPhone",
     "ApiToken",
     "AttributeDefinition",
     "AuditEntry",
     "Base",
     "Blob",
     "Call",
+    "CallLanguage",
     "CallRecording",
+    "CallRing",
     "Channel",
     "ChannelState",
     "Company",
