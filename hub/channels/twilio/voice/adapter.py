@@ -99,7 +99,9 @@ class TwilioVoiceChannel(VoiceChannel):
         language = self.options.language
         calendar = self.options.calendar
         is_open = calendar is None or calendar.is_open(self.clock())
-        await self.call_desk().report(self._event(sid, CallState.IVR, fields), language=language)
+        desk = self.call_desk()
+        if await desk.info(self.name, sid) is None:  # else Twilio repeats a request whose answer it lost
+            await desk.report(self._event(sid, CallState.IVR, fields), language=language)
         if not is_open:
             return _reply(twiml.closed(self.options, self.links, language))
         if self.options.menu:
@@ -121,13 +123,18 @@ class TwilioVoiceChannel(VoiceChannel):
         return await self._enqueue(sid, fields, self.options.default_queue, language)
 
     async def _enqueue(
-        self, sid: str, fields: Mapping[str, str], queue: str, language: str, *, notice: bool = True,
+        self, sid: str, fields: Mapping[str, str], queue: str, language: str, *, requeue: bool = False,
     ) -> WebhookResult:
-        info = await self.call_desk().report(self._event(sid, CallState.QUEUED, fields, queue=queue), language=language)
+        """Into the queue: the caller's choice, or again after an agent was not reached (``requeue``)."""
+        desk = self.call_desk()
+        info = None if requeue else await desk.info(self.name, sid)
+        if info is None or info.state == CallState.IVR.value:
+            info = await desk.report(self._event(sid, CallState.QUEUED, fields, queue=queue), language=language)
+        # else: a repeated choice (Twilio lost the answer); the call went on from there already
         if info.state == CallState.ENDED.value:
             return _reply(twiml.hangup())
         name = twiml.twilio_queue_name(self.name, info.queue or queue)
-        return _reply(twiml.enqueue(self.options, self.links, language, name, notice=notice))
+        return _reply(twiml.enqueue(self.options, self.links, language, name, notice=not requeue))
 
     async def _wait(self, query: Mapping[str, str], fields: dict[str, str]) -> WebhookResult:
         params.call_sid(fields)
@@ -186,7 +193,7 @@ class TwilioVoiceChannel(VoiceChannel):
             return _reply(twiml.hangup())
         why: NotReached = status if status in params.NOT_REACHED else "no-answer"  # type: ignore[assignment]
         await desk.not_reached(self.name, sid, offer, why, at=self.clock())
-        return await self._enqueue(sid, fields, info.queue or self.options.default_queue, language, notice=False)
+        return await self._enqueue(sid, fields, info.queue or self.options.default_queue, language, requeue=True)
 
     # --- the end of a call and its recordings -----------------------------------
 

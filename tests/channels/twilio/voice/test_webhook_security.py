@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,14 @@ from sqlalchemy import func, select
 
 from hub.db.models import Call, Contact
 from tests.channels.twilio.twilio_api import sign
-from tests.channels.twilio.voice.harness import Client, call_params, call_sid, voice_hub
+from tests.channels.twilio.voice.harness import (
+    Client,
+    call_params,
+    call_row,
+    call_sid,
+    events_of,
+    voice_hub,
+)
 from tests.factories import services_of
 
 
@@ -54,3 +62,15 @@ async def test_a_retried_incoming_call_opens_one_call(database_url: str, tmp_pat
         async with services_of(client).sessions() as session:
             assert await session.scalar(select(func.count()).select_from(Call)) == 1
             assert await session.scalar(select(func.count()).select_from(Contact)) == 1
+        choice = call_params(sid, Digits="1")
+        queued = await twilio.post_url(first[0].get("action", ""), choice)
+        row = await call_row(client, sid)
+        assert row is not None and row.state == "queued" and row.conversation_id is not None
+        events = await events_of(client, row.conversation_id)
+        repeated = await twilio.post_url(first[0].get("action", ""), choice)
+        await twilio.post("incoming", call_params(sid, CallStatus="ringing"))
+        assert queued is not None and repeated is not None
+        assert ET.tostring(repeated) == ET.tostring(queued)
+        assert [e.id for e in await events_of(client, row.conversation_id)] == [e.id for e in events]
+        again = await call_row(client, sid)
+        assert again is not None and (again.state, again.state_at) == (row.state, row.state_at)
