@@ -86,12 +86,15 @@ class TwilioVoiceChannel(VoiceChannel):
     def _language(self, query: Mapping[str, str]) -> str:
         return self.options.known_language(query.get("lang"))
 
-    def _event(self, sid: str, state: CallState, fields: Mapping[str, str], **more: object) -> CallEvent:
+    def _event(
+        self, sid: str, state: CallState, fields: Mapping[str, str], *,
+        queue: str | None = None, outcome: CallOutcome | None = None,
+    ) -> CallEvent:
         """A report on call ``sid``; the customer goes along so the desk can open a call it missed."""
         return CallEvent(
             channel=self.name, provider_call_id=sid, state=state, customer=params.caller(fields, sid),
             from_number=params.number(fields, "From"), to_number=params.number(fields, "To"),
-            occurred_at=self.clock(), **more,  # type: ignore[arg-type]
+            queue=queue, outcome=outcome, occurred_at=self.clock(),
         )
 
     async def _incoming(self, query: Mapping[str, str], fields: dict[str, str]) -> WebhookResult:
@@ -186,11 +189,9 @@ class TwilioVoiceChannel(VoiceChannel):
         if info.ring_offer_id != offer:
             return _reply(twiml.empty())  # a dial the hub already replaced by ringing another agent
         status = fields.get("DialCallStatus", "")
-        if info.state in _TALKED and status in ("completed", "answered"):
+        if info.state in _TALKED:  # the agent took the call (whisper): the talk is over
             await desk.report(self._event(sid, CallState.ENDED, fields))
             return _reply(twiml.goodbye(self.options, language))
-        if info.state == CallState.ENDED.value:
-            return _reply(twiml.hangup())
         why: NotReached = status if status in params.NOT_REACHED else "no-answer"  # type: ignore[assignment]
         await desk.not_reached(self.name, sid, offer, why, at=self.clock())
         return await self._enqueue(sid, fields, info.queue or self.options.default_queue, language, requeue=True)
