@@ -146,7 +146,7 @@ class DatabaseCallDesk:
         info = await self._info(channel, call_id)
         if info is None or info.ring_offer_id != offer_id:
             return False  # another agent is rung by now (or the call is unknown)
-        if info.state != CallState.RINGING.value:
+        if info.state not in WAITING:  # ringing; or queued again, the offer just timed out and nobody else rung
             return info.state == CallState.TALKING.value  # a retried whisper: still theirs
         async with self.services.sessions() as session:
             agent_id = await session.scalar(select(RoutingOffer.agent_id).where(RoutingOffer.id == offer_id))
