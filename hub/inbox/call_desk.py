@@ -118,9 +118,7 @@ class DatabaseCallDesk:
                 await unit.session.flush()
         except IntegrityError:
             return None  # another hub process rings this one
-        await record_call_event(self.services, CallEvent(
-            channel=channel, provider_call_id=call.provider_call_id, state=CallState.RINGING, agent=offer.agent_id,
-        ))
+        # The call shows as ringing at the agent already: hub.inbox.call_routing follows routing's offers.
         queue = self._queue_name(offer.queue_id) or self._queue_name(call.queue_id) or ""
         return Ring(channel, call.provider_call_id, offer.conversation_id, offer_id, offer.agent_id, queue,
                     line.phone, line.sip, offer.expires_at, language)

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from hub.api.app import create_app
-from hub.config import ChannelConfig
+from hub.config import ChannelConfig, QueueConfig
 from hub.db.models import Call, EventRecord
 from tests.channels.provider_stub import Recorded, running
 from tests.channels.twilio.twilio_api import (
@@ -128,13 +128,13 @@ def query_of(url: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def voice_hub(
-    database_url: str, data_dir: Path, **channel_options: Any
+    database_url: str, data_dir: Path, *, queues: tuple[QueueConfig, ...] | None = None, **channel_options: Any
 ) -> AsyncIterator[tuple[Client, VoiceApi, Twilio]]:
-    """The hub with channel ``hotline`` pointed at a local Twilio API; routing on."""
+    """The hub with channel ``hotline`` pointed at a local Twilio API; routing on (offers time out after 1 s)."""
     async with running(VoiceApi()) as api:
         assert isinstance(api, VoiceApi)
         channel: ChannelConfig = voice_channel(api.url, **channel_options)
-        settings = voice_settings(database_url, data_dir, channel)
+        settings = voice_settings(database_url, data_dir, channel, **({"queues": queues} if queues else {}))
         async with TestClient(TestServer(create_app(settings))) as client:
             yield client, api, Twilio(client)
 

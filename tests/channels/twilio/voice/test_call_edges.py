@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.config import QueueConfig
 from hub.db.models import CallRecording, RoutingOffer
 from tests.channels.twilio.twilio_api import API
 from tests.channels.twilio.voice.harness import (
@@ -54,8 +55,12 @@ async def _offer_state(client: Client, offer_id: int) -> str | None:
         return await session.scalar(select(RoutingOffer.state).where(RoutingOffer.id == offer_id))
 
 
+# Offers that would not time out while the test runs: only the busy phone ends the first one.
+PATIENT = (QueueConfig("support", {"offer_timeout": 600}), QueueConfig("billing", {"offer_timeout": 600}))
+
+
 async def test_a_busy_agent_declines_and_the_next_agent_is_rung_at_once(database_url: str, tmp_path: Path) -> None:
-    async with voice_hub(database_url, tmp_path / "data") as (client, api, twilio):
+    async with voice_hub(database_url, tmp_path / "data", queues=PATIENT) as (client, api, twilio):
         agents = {"+4930111111": await _agent(client, "+4930111111"), "+4930222222": await _agent(client, "+4930222222")}
         sid = call_sid()
         api.add_call(sid)

@@ -42,9 +42,10 @@ async def _dial(api: VoiceApi, sid: str, count: int) -> ET.Element:
     return dial
 
 
-async def _state(client: Client, sid: str, state: str) -> Any:
-    row = await call_row(client, sid)
-    return row if row is not None and row.state == state else None
+async def _rang(client: Client, conversation_id: int, agent_id: int) -> Any:
+    """The ``call.updated`` that showed the call ringing at the agent (it may have timed out since)."""
+    events = await events_of(client, conversation_id, "call.updated")
+    return next((e for e in events if e.data["state"] == "ringing" and e.data["agent_id"] == agent_id), None)
 
 
 async def test_a_call_goes_through_the_menu_and_the_queue_to_the_second_agent(database_url: str, tmp_path: Path) -> None:
@@ -78,14 +79,15 @@ async def test_a_call_goes_through_the_menu_and_the_queue_to_the_second_agent(da
         assert [(n.tag, n.text) for n in dial] == [("Number", "+4930111111")]
         assert int(dial.get("timeout", "0")) <= 1
         first_offer = int(query_of(dial.get("action", ""))["offer"])
-        await eventually(lambda: _state(client, sid, "ringing"), what="the call ringing")
-        await presence(client, second.headers, "available")
+        rang = await eventually(lambda: _rang(client, row.conversation_id, first.id), what="the call ringing")
+        assert rang.data["previous"] == "queued"
 
         # Nobody answers: back into the Twilio queue; routing counts the miss and sets the agent away.
         back = await twilio.post_url(dial.get("action", ""), call_params(sid, DialCallStatus="no-answer"))
         assert back is not None and [(c.tag, c.text) for c in back] == [("Enqueue", "hotline.billing")]
         me = await eventually(lambda: _away(client, first), what="the first agent set away")
         assert me["reason"] == "missed_offers"
+        await presence(client, second.headers, "available")
 
         dial = await _dial(api, sid, 2)
         assert [(n.tag, n.text) for n in dial] == [("Number", "+4930222222")]
