@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from hub.api import (
+    agent_phones,
     agents,
     auth,
+    call_ringer,
     calls,
     canned_responses,
     channel_admin,
@@ -110,6 +112,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(consents.routes)
     app.router.add_routes(privacy.routes)
     app.router.add_routes(queues.routes)
+    app.router.add_routes(agent_phones.routes)
     app.router.add_routes(agents.routes)
     app.router.add_routes(routing_moves.routes)
     app.router.add_routes(canned_responses.routes)
@@ -121,6 +124,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(webchat_agent.routes)
     ws.setup(app)
     widget.setup(app)
+    call_ringer.setup(app)
     return app
 
 

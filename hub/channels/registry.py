@@ -10,6 +10,7 @@ from hub.channels.meta import MetaChannel
 from hub.channels.slack import SlackChannel
 from hub.channels.telegram import TelegramChannel
 from hub.channels.twilio import TwilioChannel
+from hub.channels.twilio.voice import TwilioVoiceChannel
 from hub.channels.webchat import WebchatChannel
 from hub.config import ChannelConfig
 from hub.errors import ConfigError
@@ -23,6 +24,7 @@ ADAPTERS: dict[str, type[ChannelAdapter]] = {
     MetaChannel.type: MetaChannel,
     TwilioChannel.type: TwilioChannel,
     CtiChannel.type: CtiChannel,
+    TwilioVoiceChannel.type: TwilioVoiceChannel,
 }
 
 

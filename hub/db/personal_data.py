@@ -147,6 +147,8 @@ PERSONAL: tuple[PersonalColumn, ...] = (
         "ui_saved_views", "params", "user", "a user's saved inbox filters; the search text may name anyone",
         "ui_saved_views.user_id",
     ),
+    PersonalColumn("agent_phones", "phone", "user", "the phone number an agent takes calls on", "agent_phones.user_id"),
+    PersonalColumn("agent_phones", "sip", "user", "the SIP address an agent takes calls on", "agent_phones.user_id"),
     # Routing: an agent's presence is a record of their working time.
     PersonalColumn("routing_agents", "presence", "user", "the agent's presence (available, away, offline)",
                    "routing_agents.user_id"),
@@ -203,6 +205,10 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
     RecordTable(
         "thread_keys", "thread_keys.conversation_id -> conversations.contact_id", "keep",
         "provider thread ids of the conversations",
+    ),
+    RecordTable(
+        "call_rings", "call_rings.conversation_id -> conversations.contact_id", "keep",
+        "which routing offers of the calls rang an agent's phone (ids and times)",
     ),
     RecordTable(
         "conversation_tags", "conversation_tags.conversation_id -> conversations.contact_id", "keep",
@@ -281,6 +287,8 @@ SWEPT: dict[str, str] = {
 REDIS_KEYS: tuple[str, ...] = ()
 
 NOT_PERSONAL: dict[str, str] = {
+    "call_languages.provider_call_id": "the telephony provider's opaque call id",
+    "call_languages.language": "language tag of the voice menu chosen (de-DE, en-US)",
     "channels.name": "configured channel name",
     "channels.type": "adapter type",
     "conversations.status": "state",

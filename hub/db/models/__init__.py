@@ -50,16 +50,20 @@ from hub.db.models.staff import (
     WebSession,
 )
 from hub.db.models.ui import SavedView
+from hub.db.models.telephony import AgentPhone, CallLanguage, CallRing
 from hub.db.models.webchat import ConversationRating, WebchatVisitor
 
 __all__ = [
+    "AgentPhone",
     "ApiToken",
     "AttributeDefinition",
     "AuditEntry",
     "Base",
     "Blob",
     "Call",
+    "CallLanguage",
     "CallRecording",
+    "CallRing",
     "CannedResponse",
     "Channel",
     "ChannelState",
