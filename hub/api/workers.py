@@ -12,9 +12,9 @@ from aiohttp import web
 
 from hub.api.keys import ADAPTERS, DISPATCHER, ROUTING, SERVICES
 from hub.channels.base import ChannelAdapter
+from hub.db.statistics import SqliteStatistics
 from hub.inbox.call_finish import end_wrap_ups
 from hub.inbox.call_routing import CallRoutingBridge
-from hub.db.statistics import SqliteStatistics
 from hub.inbox.outbox import Dispatcher
 from hub.inbox.periodic import Periodic
 from hub.inbox.quarantine import QuarantineRetention

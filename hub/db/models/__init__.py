@@ -49,8 +49,8 @@ from hub.db.models.staff import (
     UserSkill,
     WebSession,
 )
-from hub.db.models.ui import SavedView
 from hub.db.models.telephony import AgentPhone, CallLanguage, CallRing
+from hub.db.models.ui import SavedView
 from hub.db.models.webchat import ConversationRating, WebchatVisitor
 
 __all__ = [
