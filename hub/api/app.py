@@ -44,6 +44,7 @@ from hub.api import (
     timeline,
     ui,
     user_admin,
+    wall_pages,
     webchat_agent,
     webhooks,
     widget,
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_routes(agents.routes)
     app.router.add_routes(routing_moves.routes)
     app.router.add_routes(canned_responses.routes)
+    app.router.add_routes(wall_pages.routes)
     app.router.add_routes(queue_day.routes)
     app.router.add_routes(routing_config.routes)
     app.router.add_routes(user_admin.routes)
