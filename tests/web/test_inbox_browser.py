@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
+from playwright.async_api import expect
 from sqlalchemy import update
 
 from hub.api.keys import SERVICES
+from hub.auth import accounts
 from hub.db.models import Message
 from tests.factories import send_inbound
 from tests.web.conftest import Hub, NewPage, log_in, screenshot
@@ -130,6 +133,33 @@ async def test_the_inbox_works_at_phone_width(hub: Hub, new_page: NewPage) -> No
     await page.click(".back-to-list")
     await page.locator(".list-pane").wait_for()
     await screenshot(page, "inbox_phone")
+
+
+async def test_a_canned_response_is_inserted_with_its_variables_after_a_slash(hub: Hub, new_page: NewPage) -> None:
+    admin_id = await hub.user("admin@example.test", "Petra Admin", role="admin", queues=())
+    _, token = await accounts.create_token(hub.client.app[SERVICES], user_id=admin_id, name="t", actor_id=None)
+    resp = await hub.client.post(
+        "/api/v1/canned-responses",
+        json={"shortcut": "danke", "title": "Dank", "bodies": {"de": "Danke, {{ contact.name }}! Viele Grüße, {{ agent.name }}",
+                                                               "en": "Thanks, {{ contact.name }}! Regards, {{ agent.name }}"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status == 201, await resp.text()
+    await hub.user("anna@example.test", "Anna Schmidt")
+    sent = await send_inbound(hub.client, text="Hallo", sender={"email": "k7@example.test", "name": "Greta Gans"})
+    page = await new_page()
+    await log_in(page, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
+    await page.locator(".thread").get_by_text("Hallo").wait_for()
+    await page.keyboard.press("r")
+    await page.keyboard.type("/dan")
+    option = page.locator(".composer .popup [role=option]", has_text="/danke")
+    await option.wait_for()
+    await page.keyboard.press("Enter")
+    textarea = page.locator(".composer textarea")
+    await expect(textarea).to_have_value(re.compile("Greta Gans"))
+    assert "Anna Schmidt" in await textarea.input_value()
+    assert "/dan" not in await textarea.input_value()
+    await screenshot(page, "inbox_canned_inserted")
 
 
 async def test_a_mention_in_a_note_reaches_the_colleague(hub: Hub, new_page: NewPage) -> None:
