@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +99,10 @@ async def shoot(base: str, email: str, password: str, out: Path, supervisor: tup
         await browser.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def demo_hub() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """The demo company seeded into a temporary SQLite database and served by ``hub serve``:
+    its base URL and the demo logins."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -117,17 +118,26 @@ def main() -> int:
         subprocess.run([HUB, "migrate"], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         subprocess.run([HUB, "demo"], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         logins = json.loads((Path(tmp) / "demo-logins.json").read_text())
-        agent = next(x for x in logins if x["role"] == "agent")
-        boss = next((x for x in logins if x["role"] == "supervisor"), None)
         server = subprocess.Popen([HUB, "serve", "--port", str(port)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_healthy(base)
-            asyncio.run(shoot(base, agent["email"], agent["password"], args.out,
-                              (boss["email"], boss["password"]) if boss else None))
+            yield base, logins
         finally:
             server.terminate()
             server.wait(timeout=20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with demo_hub() as (base, logins):
+        agent = next(x for x in logins if x["role"] == "agent")
+        boss = next((x for x in logins if x["role"] == "supervisor"), None)
+        asyncio.run(shoot(base, agent["email"], agent["password"], args.out,
+                          (boss["email"], boss["password"]) if boss else None))
     sys.stdout.write(f"screenshots in {args.out}\n")
     return 0
 

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import async_playwright
 
-from tests.web.docs_screenshots import CHROMIUM, HUB, ROOT, free_port, wait_healthy
+from tests.web.docs_screenshots import CHROMIUM, ROOT, demo_hub
 
 
 async def shoot(base: str, supervisor: dict[str, str], admin: dict[str, str], out: Path) -> None:
@@ -65,31 +61,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "HUB_DATA_DIR": tmp,
-            "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/hub.db",
-            "HUB_PUBLIC_URL": base,
-            "WEBFORM_TOKEN": "demo-web-form-token",
-            "SHOP_TOKEN": "demo-shop-token",
-            "PORTAL_TOKEN": "demo-portal-token",
-        }
-        subprocess.run([HUB, "migrate"], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        subprocess.run([HUB, "demo"], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        logins = json.loads((Path(tmp) / "demo-logins.json").read_text())
+    with demo_hub() as (base, logins):
         supervisor = next(x for x in logins if x["role"] == "supervisor")
         admin = next(x for x in logins if x["role"] == "admin")
-        server = subprocess.Popen([HUB, "serve", "--port", str(port)], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_healthy(base)
-            asyncio.run(shoot(base, supervisor, admin, args.out))
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+        asyncio.run(shoot(base, supervisor, admin, args.out))
     sys.stdout.write(f"screenshots in {args.out}\n")
     return 0
 
