@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hub.crm_link.connectors.base import Connector, ConnectorContext
 from hub.crm_link.connectors.runner import ConnectorRunner
@@ -177,3 +178,45 @@ async def test_connectors_get_committed_events_at_least_once_and_never_restricte
     other = Recorder("crm-sync", context)
     assert await ConnectorRunner(hub_env.services, [other], clock=clock).run_once() == 0
     assert other.seen == []
+
+
+async def test_a_round_without_new_events_writes_nothing(hub_env: Env, http: aiohttp.ClientSession) -> None:
+    recorder = Recorder("crm-sync", ConnectorContext(hub_env.services, http))
+    runner = ConnectorRunner(hub_env.services, [recorder])
+    await hub_env.customer_writes(id="before")
+    await runner.run_once()  # creates the cursor after the newest event
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    engine = hub_env.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert await runner.run_once() == 0
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements and set(statements) <= {"SELECT", "BEGIN", "COMMIT", "ROLLBACK"}
+
+
+async def test_bus_wake_ups_are_gathered_into_spaced_rounds(hub_env: Env, http: aiohttp.ClientSession) -> None:
+    recorder = Recorder("crm-sync", ConnectorContext(hub_env.services, http))
+    runner = ConnectorRunner(hub_env.services, [recorder], poll_interval=60.0, min_interval=30.0)
+    rounds = 0
+    original = runner.run_once
+
+    async def counted() -> int:
+        nonlocal rounds
+        rounds += 1
+        return await original()
+
+    runner.run_once = counted  # type: ignore[method-assign]
+    await runner.start()
+    try:
+        for n in range(5):
+            await hub_env.customer_writes(id=f"burst-{n}")
+            runner.wake()
+            await asyncio.sleep(0.05)
+    finally:
+        await runner.aclose()
+    assert rounds == 1  # the first round, then the pause; aclose ends the pause without a round

@@ -1,11 +1,15 @@
 """Runs the connectors: each follows the events table from its cursor, one hub process at a time.
 
-Per connector and round: take the cursor's lease (a guarded UPDATE, so with several hub
-processes only one holds it), read the next events after the cursor, drop those of
+Per connector and round: look (reading only) whether there is anything after the cursor
+that this process may take; if so, take the cursor's lease (a guarded UPDATE, so with
+several hub processes only one holds it), read the next events after the cursor, drop those of
 restricted contacts and of types the connector does not want, hand the rest to
 ``handle``, and move the cursor past the batch. ``handle`` raising keeps the cursor
 where it was and backs off (``hub.inbox.outbox.backoff_delay``). A new connector
-starts after the newest event. The loop wakes on the bus or every ``poll_interval``.
+starts after the newest event. The loop wakes on the bus or every ``poll_interval``,
+but starts rounds at most every ``min_interval``: connectors are not real-time, and a
+round per committed batch would make the cursor's two small write transactions compete
+with ingest for SQLite's single writer (bench/twilio_webhooks.py).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class ConnectorRunner:
         pumps: Sequence[Pump] = (),
         clock: Clock = utcnow,
         poll_interval: float = 1.0,
+        min_interval: float = 0.2,
         batch_size: int = 200,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -59,9 +64,11 @@ class ConnectorRunner:
         self.pumps = list(pumps)
         self.clock = clock
         self.poll_interval = poll_interval
+        self.min_interval = min_interval
         self.batch_size = batch_size
         self._rand = rand
         self._wakeup = asyncio.Event()
+        self._stop = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -80,6 +87,7 @@ class ConnectorRunner:
     async def aclose(self) -> None:
         """Finish the round in progress, then close the connectors."""
         self._stopping = True
+        self._stop.set()
         self._wakeup.set()
         if self._watch is not None:
             self._watch.cancel()
@@ -100,17 +108,22 @@ class ConnectorRunner:
             subscription.close()
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wakeup.clear()
+            started = loop.time()
             busy = False
             try:
                 busy = await self.run_once() > 0
             except Exception:
                 log.exception("connector round failed; trying again after the poll interval")
-            if busy:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            pause = started + self.min_interval - loop.time()
+            if pause > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), pause)
 
     async def run_once(self) -> int:
         """One batch for every connector whose lease this process gets, then the pumps; work done."""
@@ -124,6 +137,8 @@ class ConnectorRunner:
     async def advance(self, connector: Connector) -> int:
         """Hand ``connector`` its next batch; returns how many events the cursor moved past."""
         now = self.clock()
+        if not await self._may_have_work(connector.name, now):
+            return 0
         cursor = await self._lease(connector.name, now)
         if cursor is None:
             return 0
@@ -160,6 +175,19 @@ class ConnectorRunner:
             return 0
         await self._release(connector.name, rows[-1].id, now, succeeded=True)
         return len(rows)
+
+    async def _may_have_work(self, name: str, now: datetime) -> bool:
+        """False when the cursor is at the newest event, leased elsewhere or backing off (no writes)."""
+        async with self.services.sessions() as session:
+            newest = await session.scalar(select(func.coalesce(func.max(EventRecord.id), 0)))
+            cursor = await session.get(ConnectorCursor, name)
+        if cursor is None:
+            return True  # a new connector: the lease creates its cursor
+        if cursor.locked_until is not None and cursor.locked_until > now:
+            return False
+        if cursor.next_try_at is not None and cursor.next_try_at > now:
+            return False
+        return int(newest or 0) > cursor.last_event_id
 
     async def _lease(self, name: str, now: datetime) -> int | None:
         async with self.services.sessions() as session, session.begin():
