@@ -40,7 +40,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from databases import CHANNEL, Database, verify  # noqa: E402
-from procs import Sampler, free_ports, stop, wait_healthy  # noqa: E402
+from procs import Sampler, free_ports, start_profiler, stop, stop_profiler, wait_healthy  # noqa: E402
 
 PUBLIC_URL = "https://hub.example.com"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -265,10 +265,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
             sampler = Sampler(process.pid)
             sampler.start()
+            profiler = start_profiler(Path(args.profile), process.pid, "hub-twilio") if args.profile else None
             out = workdir / "steps.json"
             subprocess.run([sys.executable, __file__, "--generate", "--port", str(port), "--rates", args.rates,
                             "--seconds", str(args.seconds), "--connections", str(args.connections),
                             "--seed", str(args.seed), "--out", str(out)], check=True)  # fmt: skip
+            if profiler is not None:
+                stop_profiler(profiler)
             sampler.finish()
             steps: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))
         finally:
@@ -341,6 +344,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument("--profile", metavar="DIR", help="record the hub with py-spy (raw stacks) into DIR")
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
