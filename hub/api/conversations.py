@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api import cursor
 from hub.api.conversation_views import (
@@ -111,17 +112,20 @@ async def list_conversations(request: web.Request) -> web.Response:
     if in_segment is not None:
         conditions.append(in_segment)  # segments as inbox views (docs/crm.md)
     after = single(request, "cursor")
-    stmt = summary_query().where(conversation_scope(principal), *conditions)
-    if after is not None:
-        at, last_id = cursor.time_and_id(services.settings.secret_key, CURSOR_KIND, after)
-        stmt = stmt.where(
-            or_(
-                Conversation.last_message_at < at,
-                and_(Conversation.last_message_at == at, Conversation.id < last_id),
-            )
-        )
-    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
     async with services.sessions() as session:
+        tag = await _tag_filter(session, request)
+        if tag is not None:
+            conditions.append(tag)
+        stmt = summary_query().where(conversation_scope(principal), *conditions)
+        if after is not None:
+            at, last_id = cursor.time_and_id(services.settings.secret_key, CURSOR_KIND, after)
+            stmt = stmt.where(
+                or_(
+                    Conversation.last_message_at < at,
+                    and_(Conversation.last_message_at == at, Conversation.id < last_id),
+                )
+            )
+        stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
         rows = (await session.execute(stmt)).all()
         items = await conversation_summaries(session, rows[:limit])
     next_cursor = None
@@ -162,9 +166,6 @@ def _filters(request: web.Request, principal: Principal) -> list[ColumnElement[b
     contact = query_int(request, "contact")
     if contact is not None:
         conditions.append(Conversation.contact_id == contact)
-    tag = query_text(request, "tag", min_length=1, max_length=100)
-    if tag is not None:
-        conditions.append(_tagged(tag.strip().lower()) if storable(tag) else false())
     priority_min = query_int(request, "priority_min", minimum=0, maximum=MAX_PRIORITY)
     if priority_min is not None:
         conditions.append(Conversation.priority >= priority_min)
@@ -176,11 +177,26 @@ def _filters(request: web.Request, principal: Principal) -> list[ColumnElement[b
     return conditions
 
 
-def _tagged(name: str) -> ColumnElement[bool]:
+async def _tag_filter(session: AsyncSession, request: web.Request) -> ColumnElement[bool] | None:
+    """The ``tag`` filter, with the tag's id looked up first.
+
+    With the id as a literal the planner knows how common the tag is (its statistics per
+    tag id) and starts from the tag's conversations when it is rare; with a join to the
+    tag's name it assumes every tag equally common and walks the newest conversations
+    (PostgreSQL: 67 ms p95 for a rare tag, bench/inbox_ui.py).
+    """
+    tag = query_text(request, "tag", min_length=1, max_length=100)
+    if tag is None:
+        return None
+    if not storable(tag):
+        return false()
+    tag_id = await session.scalar(select(Tag.id).where(Tag.name == tag.strip().lower()))
+    if tag_id is None:
+        return false()
     return exists(
-        select(ConversationTag.conversation_id)
-        .join(Tag, Tag.id == ConversationTag.tag_id)
-        .where(ConversationTag.conversation_id == Conversation.id, Tag.name == name)
+        select(ConversationTag.conversation_id).where(
+            ConversationTag.conversation_id == Conversation.id, ConversationTag.tag_id == tag_id
+        )
     )
 
 
