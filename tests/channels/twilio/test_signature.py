@@ -68,7 +68,7 @@ def test_the_port_variants_twilio_signs_are_accepted(public_url: str, expected: 
 
 @pytest.mark.parametrize(
     "change",
-    ["token", "public_url", "path", "query", "param", "added_param", "missing", "empty", "json"],
+    ["token", "public_url", "path", "query", "param", "added_param", "missing", "empty", "json", "not_ascii"],
 )
 def test_anything_but_the_signed_request_is_forbidden(change: str) -> None:
     token, public, path = TOKEN, "https://mycompany.com", "/myapp.php?foo=1&bar=2"
@@ -91,6 +91,8 @@ def test_anything_but_the_signed_request_is_forbidden(change: str) -> None:
         headers["X-Twilio-Signature"] = ""
     elif change == "json":
         headers["Content-Type"] = "application/json"
+    elif change == "not_ascii":
+        headers["X-Twilio-Signature"] = "RSOYDt4T1cUTdK1PDd93/VVr8B8\u00e4"
     with pytest.raises(Forbidden):
         WebhookSignature(token, public).verify(request(path, body, headers))
 
