@@ -19,7 +19,7 @@ def make_bus(settings: Settings) -> EventBus:
     if settings.redis_url:
         from hub.bus_redis import RedisBus
 
-        return RedisBus(settings.redis_url)
+        return RedisBus(settings.redis_url, channel=settings.redis_channel)
     return InProcessBus()
 
 

@@ -74,6 +74,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     secret_key: str = field(default="", repr=False)
     redis_url: str | None = None
+    redis_channel: str = "hub:events"
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 25 << 20
     outbound_allow_networks: tuple[str, ...] = ()
@@ -93,6 +94,12 @@ class Settings:
     @property
     def cookie_secure(self) -> bool:
         return self.public_url.startswith("https://")
+
+
+def _redis_channel(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise ConfigError("[server] redis_channel must be a name of 1 to 200 characters")
+    return value.strip()
 
 
 def _resolve_env_refs(table: Mapping[str, Any], env: Mapping[str, str], where: str) -> dict[str, Any]:
@@ -178,6 +185,7 @@ def load_settings(
         public_url=(env.get("HUB_PUBLIC_URL") or server.get("public_url") or "http://127.0.0.1:8080").rstrip("/"),
         secret_key=secret_key,
         redis_url=env.get("HUB_REDIS_URL") or server.get("redis_url") or None,
+        redis_channel=_redis_channel(env.get("HUB_REDIS_CHANNEL") or server.get("redis_channel", "hub:events")),
         max_body_bytes=int(server.get("max_body_bytes", 1 << 20)),
         max_attachment_bytes=int(server.get("max_attachment_bytes", 25 << 20)),
         outbound_allow_networks=tuple(security.get("outbound_allow_networks", ())),

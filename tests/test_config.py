@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.bootstrap import make_bus
+from hub.bus_redis import RedisBus
 from hub.config import load_settings
 from hub.errors import ConfigError
 
@@ -50,6 +52,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         "HUB_REDIS_URL": "redis://r:6379/0",
         "HUB_PORT": "9000",
         "HUB_SECRET_KEY": "k",
+        "HUB_REDIS_CHANNEL": "staging:events",
     }
     settings = load_settings(write(tmp_path, CONFIG), env)
     assert (settings.database_url, settings.redis_url, settings.port, settings.secret_key) == (
@@ -58,6 +61,10 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         9000,
         "k",
     )
+    # Pub/sub channels span a Redis server's databases: each installation names its own.
+    bus = make_bus(settings)
+    assert isinstance(bus, RedisBus) and bus.channel == "staging:events"
+    assert load_settings(write(tmp_path, CONFIG), {**env, "HUB_REDIS_CHANNEL": ""}).redis_channel == "hub:events"
 
 
 def test_a_missing_secret_variable_stops_start_up(tmp_path: Path) -> None:
@@ -73,6 +80,7 @@ def test_a_missing_secret_variable_stops_start_up(tmp_path: Path) -> None:
         ('[[channels]]\ntype = "api"\nname = "a b"\n', "name"),
         ('[[channels]]\ntype = "api"\nname = "a"\nqueue = "nope"\n', "unknown queue"),
         ("this is = not toml [", "hub.toml"),
+        ('[server]\nredis_channel = " "\n', "redis_channel"),
     ],
 )
 def test_invalid_configuration_is_refused_clearly(tmp_path: Path, text: str, message: str) -> None:
