@@ -8,7 +8,8 @@ conversations, messages, tags, SLA clocks; one conversation with ``--big`` messa
 then serves the hub app in-process and measures **server time** (a middleware times
 each handler) of the inbox list (``GET /api/v1/conversations`` in the views the UI
 uses) and of the conversation with ``--big`` messages (``GET /api/v1/conversations/{id}``
-and the page ``/inbox/{id}``). Targets: list p95 < 50 ms, conversation p95 < 150 ms.
+and the page ``/inbox/{id}``), and the full-text search ``q`` with rare and common words,
+a prefix and a phrase. Targets: list p95 < 50 ms, conversation p95 < 150 ms.
 """
 
 from __future__ import annotations
