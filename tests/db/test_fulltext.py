@@ -184,3 +184,20 @@ async def _drop_postgres(url: str) -> None:
     finally:
         await conn.close()
 
+
+
+async def test_postgresql_answers_from_the_indexes(postgres_database: str | BaseException) -> None:
+    """The query's expressions are the indexes' expressions (else every search reads every message)."""
+    if isinstance(postgres_database, BaseException):
+        service_missing("PostgreSQL", postgres_database)
+    assert isinstance(postgres_database, str)
+    engine = create_engine(postgres_database)
+    query = select(Conversation.id).where(conversation_match("postgresql", 'Rechnung "aus München" Rekl'))
+    sql = str(query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))  # tables this small would be scanned
+            plan = "\n".join((await conn.execute(text("EXPLAIN " + sql))).scalars())
+    finally:
+        await engine.dispose()
+    assert "ix_messages_search" in plan and "ix_conversations_search" in plan, plan
