@@ -29,7 +29,6 @@ from hub.api.query import (
     ID_SCHEMA,
     cursor_param,
     id_path_param,
-    like_pattern,
     limit_param,
     path_id,
     query_choice,
@@ -43,6 +42,7 @@ from hub.api.segments import segment_condition, segment_param
 from hub.api.spec import Param, operation
 from hub.auth.policy import can_see_conversation, conversation_scope, ensure_conversation_visible
 from hub.auth.principal import Principal
+from hub.db.fulltext import conversation_match
 from hub.db.models import (
     Channel,
     Conversation,
@@ -84,7 +84,8 @@ LIST_PARAMS = (
         "q",
         "query",
         {"type": "string", "maxLength": MAX_QUERY},
-        "text to find in the subject or any message (case-insensitive substring)",
+        "words to find in the subject or in one message (full-text: every word, `\"a phrase\"` in quotes; "
+        "the last word also as the beginning of a word unless a space follows it)",
     ),
     segment_param("conversations"),
     limit_param(),
@@ -173,7 +174,8 @@ def _filters(request: web.Request, principal: Principal) -> list[ColumnElement[b
         conditions.append(Conversation.queue_id.in_(sorted(principal.queue_ids)))
     text = query_text(request, "q", max_length=MAX_QUERY)
     if text and text.strip():
-        conditions.append(_search(text.strip()) if storable(text) else false())
+        dialect = request.app[SERVICES].dialect
+        conditions.append(conversation_match(dialect, text.lstrip()) if storable(text) else false())
     return conditions
 
 
@@ -198,21 +200,6 @@ async def _tag_filter(session: AsyncSession, request: web.Request) -> ColumnElem
             ConversationTag.conversation_id == Conversation.id, ConversationTag.tag_id == tag_id
         )
     )
-
-
-def _search(text: str) -> ColumnElement[bool]:
-    """Substring search in the subject and message text.
-
-    A portable ``ILIKE '%…%'`` (a scan of the caller's conversations' messages); it will
-    give way to full-text search (SQLite FTS5 / PostgreSQL tsvector) when volumes need it.
-    """
-    pattern = like_pattern(text)
-    in_messages = exists(
-        select(Message.id).where(
-            Message.conversation_id == Conversation.id, Message.text.ilike(pattern, escape="\\")
-        )
-    )
-    return or_(Conversation.subject.ilike(pattern, escape="\\"), in_messages)
 
 
 @operation(

@@ -8,7 +8,8 @@ that repeat the contact's data; ``REDIS_KEYS`` are deleted. Queued replies are
 cancelled and open conversations resolved. The audit log gets a certificate (counts
 per table, no personal data) and the timeline an ``erased`` entry.
 
-On SQLite the connection pragma ``secure_delete`` zeroes freed space, and the WAL is
+On SQLite the connection pragma ``secure_delete`` zeroes freed space, the full-text
+index is merged so no word of the erased texts stays in it, and the WAL is
 checkpointed and truncated afterwards, so the database file holds no copy of the
 erased values (docs/privacy.md). A second pass right after the first catches a
 message that an ingest batch, blocked by the erasure, committed just after it.
@@ -40,6 +41,7 @@ from hub.crm_link.merge import merge_group
 from hub.crm_link.record_map import TablePlan, column_of, default_plans
 from hub.crm_link.restriction import ensure_privacy_officer
 from hub.crm_link.timeline import append_timeline
+from hub.db.fulltext import purge_deleted
 from hub.db.models import Base, Contact, Conversation, Message, OutboxItem, utcnow
 from hub.db.personal_data import REDIS_KEYS, SWEPT
 from hub.errors import Conflict, NotFound
@@ -171,6 +173,8 @@ async def erase_contact(
     # A batch that read an identity before it was deleted commits right after us: catch its rows.
     async with services.transaction() as unit:
         await _erase_rows(unit.session, plans, ids)
+    async with services.sessions() as session, session.begin():
+        await purge_deleted(session)  # the search index keeps a deleted text's words until its segments merge
     for digest in doomed_blobs:
         await services.blobs.delete(digest)
     report.redis_keys = await _delete_redis_keys(services, ids)

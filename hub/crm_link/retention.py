@@ -41,6 +41,7 @@ from hub.crm_link.blob_cleanup import (
 )
 from hub.crm_link.record_map import default_plans
 from hub.crm_link.restriction import unrestricted
+from hub.db.fulltext import purge_deleted
 from hub.db.models import Channel, ConnectorCursor, Conversation, IdempotencyKey, utcnow
 from hub.db.upsert import insert_ignore
 from hub.errors import ConfigError
@@ -217,6 +218,9 @@ async def run_retention(
                 doomed += await delete_unreferenced(unit.session, plans, candidates)
     report.conversations = deleted
     report.blobs = len(doomed)
+    if any(deleted.values()):
+        async with services.sessions() as session, session.begin():
+            await purge_deleted(session)  # the deleted messages' words leave the search index too
     async with services.transaction() as unit:
         if settings.idempotency_key_days:
             result = cast(

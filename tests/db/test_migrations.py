@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from hub.db.engine import create_engine
+from hub.db.fulltext import is_search_object
 from hub.db.migrate import alembic_config
 from hub.db.models import Base
 
@@ -24,7 +25,9 @@ def _fk_signature(constraint: Any) -> tuple[Any, ...]:
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    # The full-text indexes are the migrations' own (tests/db/test_fulltext.py checks them).
+    opts = {"compare_type": True, "include_name": lambda name, type_, _parents: not is_search_object(name, type_)}
+    context = MigrationContext.configure(connection, opts=opts)
     differences = list(compare_metadata(context, Base.metadata))
     if connection.dialect.name != "sqlite":
         return differences

@@ -5,9 +5,15 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from hub.db.fulltext import is_search_object
 from hub.db.models import Base
 
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Autogenerate compares the models' tables; the full-text indexes are the migrations' own."""
+    return not is_search_object(name, type_)
 
 
 def run_migrations(connection: Connection) -> None:
@@ -16,6 +22,7 @@ def run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
