@@ -132,7 +132,7 @@ class TwilioVoiceChannel(VoiceChannel):
         desk = self.call_desk()
         info = None if requeue else await desk.info(self.name, sid)
         if info is None or info.state == CallState.IVR.value:
-            info = await desk.report(self._event(sid, CallState.QUEUED, fields, queue=queue), language=language)
+            info = await self.report_call(self._event(sid, CallState.QUEUED, fields, queue=queue), language=language)
         # else: a repeated choice (Twilio lost the answer); the call went on from there already
         if info.state == CallState.ENDED.value:
             return _reply(twiml.hangup())
@@ -226,7 +226,7 @@ class TwilioVoiceChannel(VoiceChannel):
         if fields.get("RecordingStatus", "completed") != "completed":
             return _reply(twiml.empty())
         got = await self._download(fields)
-        await self.call_desk().keep_recording(
+        await self.call_desk().attach_recording(
             self.name, sid, got.content, got.content_type, duration_seconds=params.integer(fields, "RecordingDuration"),
         )
         return _reply(twiml.empty())
