@@ -42,6 +42,12 @@ class CallOutcome(enum.StrEnum):
     FAILED = "failed"  # the network could not connect it
 
 
+class EndReason(enum.StrEnum):
+    """Why the hub ended a call itself, when its source never reported the end."""
+
+    STALE = "stale"  # no report for longer than ``[calls] stale_after`` (a crashed PBX, a lost callback)
+
+
 class CallDirection(enum.StrEnum):
     IN = "in"  # the customer called
     OUT = "out"  # an agent called the customer
@@ -78,6 +84,7 @@ than the hub's first report of it. With ``ENDED``, ``outcome`` says what the sou
     started_at: datetime | None = None  # when the call began, if before this report (a late first report)
     answered_at: datetime | None = None
     outcome: CallOutcome | None = None
+    reason: EndReason | None = None  # with ENDED: the hub ends the call itself (not the source)
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class CallView:
     wait_seconds: int | None
     talk_seconds: int | None
     outcome: str | None
+    end_reason: str | None = None
 
     @property
     def live(self) -> bool:

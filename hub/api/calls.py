@@ -70,6 +70,7 @@ class CallOut(msgspec.Struct):
     wait_seconds: int | None
     talk_seconds: int | None
     outcome: str | None
+    end_reason: str | None = None  # "stale": the hub ended it, its source never reported the end
     recordings: list[RecordingOut] = []
 
 
@@ -106,7 +107,7 @@ async def _views(session: AsyncSession, rows: Sequence[Row]) -> list[CallOut]:
             queue=queue, queue_id=call.queue_id, agent_id=call.agent_id, started_at=call.started_at,
             queued_at=call.queued_at, answered_at=call.answered_at, ended_at=call.ended_at,
             wrap_up_until=call.wrap_up_until, wait_seconds=call.wait_seconds, talk_seconds=call.talk_seconds,
-            outcome=call.outcome, recordings=recordings.get(call.id, []),
+            outcome=call.outcome, end_reason=call.end_reason, recordings=recordings.get(call.id, []),
         )
         for call, channel, queue in rows
     ]

@@ -18,7 +18,7 @@ from hub.calls import CallDesk, CallEvent, CallInfo, NotReached
 from hub.channels.base import ChannelAdapter
 from hub.errors import HubError
 
-__all__ = ["CallDesk", "CallInfo", "NoDesk", "NotReached", "Ring", "VoiceChannel"]
+__all__ = ["CallDesk", "CallInfo", "NoDesk", "NotReached", "ProviderCall", "Ring", "VoiceChannel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,14 @@ class Ring:
     sip: str | None  # ... or SIP address (preferred when both are set)
     expires_at: datetime
     language: str | None = None  # the caller's language
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCall:
+    """What the provider says of a call the hub has not heard of for long: on the line, or over since when."""
+
+    live: bool
+    ended_at: datetime | None = None
 
 
 class NoDesk(HubError):
@@ -59,6 +67,13 @@ class VoiceChannel(ChannelAdapter):
         result = await desk.report(event, language=language)
         info = await desk.info(event.channel, event.provider_call_id)
         return info or CallInfo(result.call.conversation_id, result.call.state, None, language)
+
+    async def call_status(self, call_id: str) -> ProviderCall | None:
+        """Ask the provider whether the call is still on; None when this channel cannot ask.
+
+        Raises ``TransientChannelError`` when the provider cannot answer now.
+        """
+        return None
 
     async def ring(self, ring: Ring) -> None:
         """Connect the waiting call to the agent in ``ring``; raise a channel error when that fails."""

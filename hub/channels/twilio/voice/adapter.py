@@ -33,7 +33,7 @@ from hub.channels.base import (
     WebhookResult,
     WebhookRoute,
 )
-from hub.channels.calls import NotReached, Ring, VoiceChannel
+from hub.channels.calls import NotReached, ProviderCall, Ring, VoiceChannel
 from hub.channels.twilio.voice import params, twiml
 from hub.channels.twilio.voice.account import VoiceAccount
 from hub.channels.twilio.voice.settings import VoiceOptions, parse_voice_options
@@ -170,6 +170,16 @@ class TwilioVoiceChannel(VoiceChannel):
         await self.account.update_call(ring.call_id, twiml=document)
         log.info("voice channel %s: ringing agent %d for conversation %d (offer %d)",
                  self.name, ring.agent_id, ring.conversation_id, ring.offer_id)
+
+    async def call_status(self, call_id: str) -> ProviderCall | None:
+        """Twilio's status of the call (the Calls API): still on, or over (unknown to Twilio: over)."""
+        found = await self.account.fetch_call(call_id)
+        if found is None:
+            return ProviderCall(live=False)
+        status, ended_at = found
+        if status in params.FINAL_STATUSES:
+            return ProviderCall(live=False, ended_at=ended_at)
+        return ProviderCall(live=True)
 
     async def _whisper(self, query: Mapping[str, str], fields: dict[str, str]) -> WebhookResult:
         sid = _parent_call(query)
