@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from hub.messages import Identity
 
@@ -40,6 +40,12 @@ class CallOutcome(enum.StrEnum):
     VOICEMAIL = "voicemail"  # the caller left a message instead
     REJECTED = "rejected"  # refused before anyone was rung (blocklist)
     FAILED = "failed"  # the network could not connect it
+
+
+class EndReason(enum.StrEnum):
+    """Why the hub ended a call itself, when its source never reported the end."""
+
+    STALE = "stale"  # no report for longer than ``[calls] stale_after`` (a crashed PBX, a lost callback)
 
 
 class CallDirection(enum.StrEnum):
@@ -78,6 +84,7 @@ than the hub's first report of it. With ``ENDED``, ``outcome`` says what the sou
     started_at: datetime | None = None  # when the call began, if before this report (a late first report)
     answered_at: datetime | None = None
     outcome: CallOutcome | None = None
+    reason: EndReason | None = None  # with ENDED: the hub ends the call itself (not the source)
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class CallView:
     wait_seconds: int | None
     talk_seconds: int | None
     outcome: str | None
+    end_reason: str | None = None
 
     @property
     def live(self) -> bool:
@@ -121,20 +129,59 @@ class CallResult:
     contact_created: bool
 
 
-class CallSink(Protocol):
-    """Where a telephony adapter reports calls (``AdapterContext.calls``; the inbox implements it)."""
+NotReached = Literal["no-answer", "busy", "failed", "canceled"]
 
-    async def report(self, event: CallEvent) -> CallResult:
-        """Store the report (``hub.inbox.calls.record_call_event``)."""
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """A call as the desk knows it; ``ring_offer_id`` is the offer whose agent was rung last."""
+
+    conversation_id: int | None
+    state: str  # CallState
+    queue: str | None
+    language: str | None
+    ring_offer_id: int | None = None
+    caller: str | None = None  # the caller's number (E.164), personal data: never log it
+
+
+class CallSink(Protocol):
+    """Where a telephony adapter reports calls (``AdapterContext.calls``; ``hub.inbox.call_desk`` implements it)."""
+
+    async def report(
+        self, event: CallEvent, *, language: str | None = None, now: datetime | None = None,
+    ) -> CallResult:
+        """Store the report (``hub.inbox.calls.record_call_event``); ``language``: the caller's, to keep."""
+        ...
 
     async def find(self, channel: str, provider_call_id: str) -> CallView | None:
         """The call, or None when the hub does not know it."""
+        ...
 
     async def attach_recording(
         self, channel: str, provider_call_id: str, content: bytes, content_type: str,
         *, duration_seconds: int | None = None,
     ) -> None:
         """Keep a recording of the call (``hub.inbox.call_recordings.attach_recording``)."""
+        ...
+
+
+class CallDesk(CallSink, Protocol):
+    """The hub's side of a live call for channels that connect calls to agents themselves (a voice provider)."""
+
+    async def info(self, channel: str, call_id: str) -> CallInfo | None:
+        """What the desk knows of a call, or None."""
+        ...
+
+    async def answered(self, channel: str, call_id: str, offer_id: int, *, at: datetime) -> bool:
+        """The agent of ``offer_id`` picked up: the call is theirs. False when another agent is rung by now."""
+        ...
+
+    async def not_reached(self, channel: str, call_id: str, offer_id: int, why: NotReached, *, at: datetime) -> bool:
+        """The agent's phone did not answer: declined when busy, else left to routing's timeout (a miss).
+
+        False when ``offer_id`` is no longer the call's latest ring (a stale report: change nothing).
+        """
+        ...
 
 
 def may_move(current: CallState, since: datetime, target: CallState, at: datetime) -> bool:

@@ -87,6 +87,7 @@ class Settings:
     channels: tuple[ChannelConfig, ...] = ()
     source: Path | None = None
     routing: Mapping[str, Any] = field(default_factory=dict)  # [routing], parsed by hub.routing.settings
+    calls: Mapping[str, Any] = field(default_factory=dict)  # [calls], parsed by hub.inbox.call_sweeper
     # The raw [webhooks] and [retention] tables and [[connectors]] (env refs resolved);
     # hub.crm_link parses and checks them when the app starts (docs/crm.md, docs/privacy.md).
     crm: Mapping[str, Any] = field(default_factory=dict)
@@ -198,6 +199,7 @@ def load_settings(
         channels=tuple(channels),
         source=config_path,
         routing=_table(raw.get("routing", {}), "[routing]"),
+        calls=_table(raw.get("calls", {}), "[calls]"),
         crm={
             "webhooks": dict(raw.get("webhooks", {})),
             "retention": dict(raw.get("retention", {})),

@@ -12,6 +12,7 @@ from hub.api import (
     agents,
     auth,
     call_ringer,
+    call_sweeper,
     calls,
     canned_responses,
     channel_admin,
@@ -127,6 +128,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     ws.setup(app)
     widget.setup(app)
     call_ringer.setup(app)
+    call_sweeper.setup(app)
     return app
 
 

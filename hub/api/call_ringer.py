@@ -19,13 +19,13 @@ from hub.api.keys import ADAPTERS, SERVICES
 from hub.bus import Subscription
 from hub.channels.base import ChannelAdapter, PermanentChannelError, TransientChannelError
 from hub.channels.calls import VoiceChannel
-from hub.inbox.call_desk import DatabaseCallDesk
+from hub.inbox.call_desk import CallService
 
 log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    """Wire voice channels to the call desk and start ringing with the app (after the adapters)."""
+    """Start ringing with the app (after the adapters)."""
     app.cleanup_ctx.append(_ringer)
 
 
@@ -34,9 +34,7 @@ async def _ringer(app: web.Application) -> AsyncIterator[None]:
     if not voice:
         yield
         return
-    desk = DatabaseCallDesk(app[SERVICES])
-    for adapter in voice.values():
-        adapter.attach(desk)
+    desk = CallService(app[SERVICES])  # the voice channels report to their context's; this one rings
     subscription = app[SERVICES].bus.subscribe()
     task = asyncio.create_task(_listen(desk, subscription, voice), name="call-ringer")
     yield
@@ -45,7 +43,7 @@ async def _ringer(app: web.Application) -> AsyncIterator[None]:
     subscription.close()
 
 
-async def _listen(desk: DatabaseCallDesk, subscription: Subscription, voice: Mapping[str, ChannelAdapter]) -> None:
+async def _listen(desk: CallService, subscription: Subscription, voice: Mapping[str, ChannelAdapter]) -> None:
     await _catch_up(desk, voice)
     while True:
         event = await subscription.next()
@@ -57,7 +55,7 @@ async def _listen(desk: DatabaseCallDesk, subscription: Subscription, voice: Map
             await _ring(desk, voice, event.data["offer_id"])
 
 
-async def _catch_up(desk: DatabaseCallDesk, voice: Mapping[str, ChannelAdapter]) -> None:
+async def _catch_up(desk: CallService, voice: Mapping[str, ChannelAdapter]) -> None:
     try:
         for offer_id in await desk.unrung():
             await _ring(desk, voice, offer_id)
@@ -65,7 +63,7 @@ async def _catch_up(desk: DatabaseCallDesk, voice: Mapping[str, ChannelAdapter])
         log.exception("looking for calls nobody rang failed")
 
 
-async def _ring(desk: DatabaseCallDesk, voice: Mapping[str, ChannelAdapter], offer_id: int) -> None:
+async def _ring(desk: CallService, voice: Mapping[str, ChannelAdapter], offer_id: int) -> None:
     try:
         ring = await desk.ring_for_offer(offer_id)
         if ring is None:

@@ -1,11 +1,13 @@
-"""Reading calls: the live call list, one call, the call of a conversation (docs/calls.md).
+"""Reading calls: the live call list, one call, the call of a conversation, recordings (docs/calls.md).
 
 Every query is limited by ``hub.auth.policy.call_scope``: a call the caller may not
-see reads as 404 and never appears in a list.
+see reads as 404 and never appears in a list. A recording is the conversation's
+content: only who may see the call's conversation hears it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -28,7 +30,7 @@ from hub.api.query import (
     single,
 )
 from hub.api.spec import Param, operation
-from hub.auth.policy import call_scope, ensure_conversation_visible
+from hub.auth.policy import call_scope, can_see_conversation, ensure_conversation_visible
 from hub.calls import CallState
 from hub.db.models import Call, CallRecording, Channel, Conversation, Queue
 from hub.errors import NotFound
@@ -44,6 +46,7 @@ class RecordingOut(msgspec.Struct):
     content_type: str
     size: int
     duration_seconds: int | None
+    url: str = ""  # the audio, for those who may see the call's conversation
 
 
 class CallOut(msgspec.Struct):
@@ -70,6 +73,7 @@ class CallOut(msgspec.Struct):
     wait_seconds: int | None
     talk_seconds: int | None
     outcome: str | None
+    end_reason: str | None = None  # "stale": the hub ended it, its source never reported the end
     recordings: list[RecordingOut] = []
 
 
@@ -97,7 +101,9 @@ async def _views(session: AsyncSession, rows: Sequence[Row]) -> list[CallOut]:
             select(CallRecording).where(CallRecording.call_id.in_(ids)).order_by(CallRecording.id)
         )
         for r in found:
-            recordings.setdefault(r.call_id, []).append(RecordingOut(r.id, r.content_type, r.size, r.duration_seconds))
+            recordings.setdefault(r.call_id, []).append(RecordingOut(
+                r.id, r.content_type, r.size, r.duration_seconds, f"/api/v1/calls/{r.call_id}/recordings/{r.id}",
+            ))
     return [
         CallOut(
             id=call.id, channel=channel, provider_call_id=call.provider_call_id,
@@ -106,7 +112,7 @@ async def _views(session: AsyncSession, rows: Sequence[Row]) -> list[CallOut]:
             queue=queue, queue_id=call.queue_id, agent_id=call.agent_id, started_at=call.started_at,
             queued_at=call.queued_at, answered_at=call.answered_at, ended_at=call.ended_at,
             wrap_up_until=call.wrap_up_until, wait_seconds=call.wait_seconds, talk_seconds=call.talk_seconds,
-            outcome=call.outcome, recordings=recordings.get(call.id, []),
+            outcome=call.outcome, end_reason=call.end_reason, recordings=recordings.get(call.id, []),
         )
         for call, channel, queue in rows
     ]
@@ -181,3 +187,43 @@ async def conversation_call(request: web.Request) -> web.Response:
             raise NotFound("this conversation has no call")
         (item,) = await _views(session, [(row[0], row[1], row[2])])
     return json_response(item)
+
+
+_AUDIO_TYPE = re.compile(r"^audio/[A-Za-z0-9!#$&^_.+-]{1,64}$")
+
+
+@operation(
+    "GET", "/api/v1/calls/{id}/recordings/{recording_id}",
+    summary="A call's recording (audio; byte ranges for seeking), for who may see its conversation",
+    tag="calls", response=bytes,
+    params=(id_path_param(description="call id"), id_path_param("recording_id", "recording id")),
+    errors=(401, 404),
+)
+@routes.get("/api/v1/calls/{id}/recordings/{recording_id}")
+async def get_recording(request: web.Request) -> web.StreamResponse:
+    """The audio with its type; 404 unless the caller may see the call's conversation."""
+    principal = await authenticate(request)
+    call_id, recording_id = path_id(request), path_id(request, "recording_id")
+    services = request.app[SERVICES]
+    async with services.sessions() as session:
+        row = (await session.execute(
+            select(CallRecording, Conversation.queue_id, Conversation.assignee_id)
+            .join(Call, Call.id == CallRecording.call_id)
+            .join(Conversation, Conversation.id == Call.conversation_id)
+            .where(CallRecording.id == recording_id, CallRecording.call_id == call_id)
+        )).first()
+    if row is None or not can_see_conversation(principal, row[1], row[2]):
+        raise NotFound("no such recording")
+    recording: CallRecording = row[0]
+    path = services.blobs.path_for(recording.blob_sha256)
+    if not path.is_file():
+        raise NotFound("the recording's audio is no longer stored")
+    content_type = recording.content_type.lower() if _AUDIO_TYPE.match(recording.content_type) else ""
+    # FileResponse answers Range requests (206), so a player can seek without loading it all.
+    return web.FileResponse(path, headers={
+        "Content-Type": content_type or "application/octet-stream",
+        "Content-Disposition": f'inline; filename="call-{call_id}-recording-{recording_id}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+    })

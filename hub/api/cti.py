@@ -1,7 +1,7 @@
 """``POST /api/v1/calls/events``: a PBX reports its calls (docs/channels/cti.md).
 
-The bearer token names the CTI channel. The report is stored through
-``hub.inbox.calls``; the answer tells the PBX what the hub knows: accept or reject
+The bearer token names the CTI channel. The report is stored through the channel's
+call service (``AdapterContext.calls``, the one the voice channels report to as well); the answer tells the PBX what the hub knows: accept or reject
 (blocklist), the caller's contact and, when the hub routes the channel's calls, the
 agent to ring (routing is waited for up to ``route_wait_seconds``).
 """
@@ -26,7 +26,6 @@ from hub.calls import CallResult, CallState
 from hub.channels.cti import CtiBody, CtiChannel
 from hub.db.models import Call, Contact, Queue, RoutingOffer, User, utcnow
 from hub.errors import BadRequest, Unauthorized
-from hub.inbox.calls import record_call_event
 from hub.services import Services
 
 log = logging.getLogger(__name__)
@@ -79,14 +78,15 @@ async def post_call_event(request: web.Request) -> web.Response:
     waits = adapter.routing == "hub" and report.name == "newCall" and not report.rejected and adapter.route_wait > 0
     subscription = services.bus.subscribe() if waits else None  # before the write: no offer slips past
     try:
-        result = await record_call_event(services, report.call, now=now)
+        calls = adapter.call_service()
+        result = await calls.report(report.call, now=now)
         if report.rejected and result.created:
             log.info("call refused by the blocklist", extra={"channel": adapter.name, "call_id": result.call.id})
         if subscription is not None and result.call.state == CallState.QUEUED.value:
             agent_id = await _offered_agent(services, subscription, result.call.conversation_id, adapter.route_wait)
             if agent_id is not None:
                 ringing = replace(report.call, state=CallState.RINGING, agent=agent_id, occurred_at=utcnow())
-                moved = await record_call_event(services, ringing)
+                moved = await calls.report(ringing)
                 result = CallResult(moved.call, result.created, True, result.contact_created)
     finally:
         if subscription is not None:

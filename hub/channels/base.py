@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from hub.calls import CallSink
+from hub.calls import CallDesk
 from hub.config import ChannelConfig, Settings
 from hub.errors import HubError
 from hub.messages import InboundMessage, OutboundMessage, StatusEvent, Template
@@ -202,7 +202,7 @@ class AdapterContext:
     report_status: Callable[[StatusEvent], Awaitable[None]]
     state: dict[str, object] = field(default_factory=dict)
     storage: ChannelStorage | None = None
-    calls: CallSink | None = None
+    calls: CallDesk | None = None
 
 
 class ChannelAdapter:

@@ -20,8 +20,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from hub.calls import CallDirection, CallEvent, CallOutcome, CallState
+from hub.calls import CallDirection, CallEvent, CallOutcome, CallSink, CallState
 from hub.channels.base import Capabilities, ChannelAdapter, InboundRequest
+from hub.channels.calls import NoDesk
 from hub.crm_link import identities
 from hub.errors import BadRequest, ConfigError, Unauthorized, ValidationFailed
 from hub.messages import Identity
@@ -106,6 +107,12 @@ class CtiChannel(ChannelAdapter):
     def accepts(self, token: str) -> bool:
         """Whether ``token`` is this channel's (constant time)."""
         return hmac.compare_digest(hashlib.sha256(token.encode()).digest(), self._token_digest)
+
+    def call_service(self) -> CallSink:
+        """Where this channel's calls are reported (``AdapterContext.calls``, shared with the voice channels)."""
+        if self.context.calls is None:
+            raise NoDesk(f"channel {self.name!r} is not wired to the call desk")
+        return self.context.calls
 
     def extension_of(self, email: str) -> str | None:
         """The PBX extension configured for an agent's login email."""

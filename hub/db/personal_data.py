@@ -312,6 +312,7 @@ NOT_PERSONAL: dict[str, str] = {
     "calls.direction": "in or out",
     "calls.state": "live call state",
     "calls.outcome": "how the call ended (answered, abandoned, ...)",
+    "calls.end_reason": "why the hub ended the call itself (stale)",
     "call_recordings.blob_sha256": "content hash; see BLOB_REFERENCES",
     "call_recordings.content_type": "MIME type of the audio",
     "tags.name": "tag label set by staff",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from hub.calls import CallEvent, CallResult, CallView
 from hub.channels.base import AdapterContext
-from hub.inbox.call_recordings import attach_recording
-from hub.inbox.calls import find_call, record_call_event
+from hub.inbox.call_desk import CallService
 from hub.inbox.channel_storage import DbChannelStorage
 from hub.inbox.service import Inbox
 from hub.inbox.statuses import apply_status_event
@@ -30,25 +28,5 @@ def adapter_context(services: Services, http: aiohttp.ClientSession, inbox: Inbo
         ingest=ingest,
         report_status=report_status,
         storage=DbChannelStorage(services),
-        calls=InboxCalls(services),
+        calls=CallService(services),  # the one call service of every telephony channel
     )
-
-
-class InboxCalls:
-    """``hub.calls.CallSink`` over the inbox: what telephony adapters report goes to ``hub.inbox.calls``."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def report(self, event: CallEvent) -> CallResult:
-        return await record_call_event(self.services, event)
-
-    async def find(self, channel: str, provider_call_id: str) -> CallView | None:
-        return await find_call(self.services, channel, provider_call_id)
-
-    async def attach_recording(
-        self, channel: str, provider_call_id: str, content: bytes, content_type: str,
-        *, duration_seconds: int | None = None,
-    ) -> None:
-        await attach_recording(self.services, channel, provider_call_id, content, content_type,
-                               duration_seconds=duration_seconds)

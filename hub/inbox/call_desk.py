@@ -1,7 +1,9 @@
-"""The hub's side of live calls for voice channels (``hub.channels.calls.CallDesk``).
+"""The hub's call service: every telephony channel reports its calls here (``hub.calls.CallDesk``).
 
-Reports go to the call model (``hub.inbox.calls.record_call_event``), whose state
-machine makes a provider's retry harmless. Ringing: when routing offers a waiting
+One instance per app is every adapter's ``AdapterContext.calls``: the CTI API (any
+PBX) and the voice provider's webhooks report through it alike. Reports go to the
+call model (``hub.inbox.calls.record_call_event``), whose state machine makes a
+provider's retry harmless. Ringing: when routing offers a waiting
 call (``conversation.offered``), ``ring_for_offer`` claims the offer once — a
 ``call_rings`` row, so several hub processes never ring an agent twice — and names
 the agent's phone or SIP address (``agent_phones``). ``answered`` (the agent picked
@@ -18,14 +20,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hub.calls import CallEvent, CallState
-from hub.channels.calls import CallInfo, NotReached, Ring
+from hub.calls import CallEvent, CallInfo, CallResult, CallState, CallView, NotReached
+from hub.channels.calls import Ring
 from hub.db.models import AgentPhone, Call, CallLanguage, CallRing, RoutingOffer, utcnow
 from hub.db.upsert import insert_ignore
 from hub.errors import Conflict, NotFound
 from hub.inbox.call_finish import routing_settings
 from hub.inbox.call_recordings import attach_recording
-from hub.inbox.calls import record_call_event
+from hub.inbox.calls import find_call, record_call_event
 from hub.routing.presence import answer_offer
 from hub.services import Services
 
@@ -34,8 +36,8 @@ log = logging.getLogger(__name__)
 WAITING = (CallState.QUEUED.value, CallState.RINGING.value)
 
 
-class DatabaseCallDesk:
-    """``CallDesk`` over the hub's database."""
+class CallService:
+    """``CallDesk`` over the hub's database, plus the ringing side the call ringer drives."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -43,13 +45,24 @@ class DatabaseCallDesk:
     def _queue_name(self, queue_id: int | None) -> str | None:
         return next((name for name, qid in self.services.queues.items() if qid == queue_id), None)
 
-    async def report(self, event: CallEvent, *, language: str | None = None) -> CallInfo:
-        result = await record_call_event(self.services, event)
+    async def report(
+        self, event: CallEvent, *, language: str | None = None, now: datetime | None = None,
+    ) -> CallResult:
+        """Store the report (``record_call_event``); keep the caller's ``language`` with the call."""
+        result = await record_call_event(self.services, event, now=now)
         if language is not None:
             await self._keep_language(event.channel, event.provider_call_id, language)
-        return await self._info(event.channel, event.provider_call_id) or CallInfo(
-            result.call.conversation_id, result.call.state, self._queue_name(result.call.queue_id), language,
-        )
+        return result
+
+    async def find(self, channel: str, provider_call_id: str) -> CallView | None:
+        return await find_call(self.services, channel, provider_call_id)
+
+    async def attach_recording(
+        self, channel: str, provider_call_id: str, content: bytes, content_type: str,
+        *, duration_seconds: int | None = None,
+    ) -> None:
+        await attach_recording(self.services, channel, provider_call_id, content, content_type.split(";")[0].strip(),
+                               duration_seconds=duration_seconds)
 
     async def _keep_language(self, channel: str, call_id: str, language: str) -> None:
         channel_id = self.services.endpoint(channel).channel_id
@@ -136,7 +149,7 @@ class DatabaseCallDesk:
 
     async def ring_failed(self, ring: Ring) -> None:
         """Ringing could not start: the call waits in its queue again (routing times the offer out)."""
-        await record_call_event(self.services, CallEvent(
+        await self.report(CallEvent(
             channel=ring.channel, provider_call_id=ring.call_id, state=CallState.QUEUED, queue=ring.queue or None,
         ))
 
@@ -150,7 +163,7 @@ class DatabaseCallDesk:
             agent_id = await session.scalar(select(RoutingOffer.agent_id).where(RoutingOffer.id == offer_id))
         if agent_id is None:
             return False
-        result = await record_call_event(self.services, CallEvent(
+        result = await self.report(CallEvent(
             channel=channel, provider_call_id=call_id, state=CallState.TALKING, agent=int(agent_id), occurred_at=at,
         ))
         return result.call.state == CallState.TALKING.value and result.call.agent_id == agent_id
@@ -169,9 +182,3 @@ class DatabaseCallDesk:
                 except (Conflict, NotFound):
                     pass  # timed out or withdrawn meanwhile: routing moved on already
         return True
-
-    async def keep_recording(
-        self, channel: str, call_id: str, content: bytes, content_type: str, *, duration_seconds: int | None,
-    ) -> None:
-        await attach_recording(self.services, channel, call_id, content, content_type.split(";")[0],
-                               duration_seconds=duration_seconds)

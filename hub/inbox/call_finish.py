@@ -64,10 +64,13 @@ async def finish_call(
     call.ended_at = ended
     outcome = event.outcome or derive_outcome(call, previous)
     call.outcome = outcome.value
+    call.end_reason = event.reason.value if event.reason is not None else None
     waited_from = call.queued_at or call.started_at
     call.wait_seconds = _seconds(waited_from, call.answered_at or ended)
     call.talk_seconds = _seconds(call.answered_at, ended) if call.answered_at is not None else 0
-    wrap = wrap_up_seconds(services, call.queue_id) if outcome is CallOutcome.ANSWERED else 0.0
+    # No wrap-up after a call the hub ended itself: the agent finished with it long ago.
+    answered = outcome is CallOutcome.ANSWERED and event.reason is None
+    wrap = wrap_up_seconds(services, call.queue_id) if answered else 0.0
     if wrap > 0 or event.state is CallState.WRAP_UP:
         call.state, call.wrap_up_until = CallState.WRAP_UP.value, now + timedelta(seconds=wrap)
     else:
@@ -80,6 +83,7 @@ async def finish_call(
             data={
                 "call_id": call.id, "direction": call.direction, "outcome": call.outcome,
                 "duration_seconds": call.talk_seconds, "wait_seconds": call.wait_seconds,
+                **({"reason": call.end_reason} if call.end_reason is not None else {}),
             },
         )
     if conversation is not None:

@@ -17,7 +17,7 @@ def view_of(call: Call, channel: str) -> CallView:
         state=call.state, state_at=call.state_at, queue_id=call.queue_id, agent_id=call.agent_id,
         started_at=call.started_at, queued_at=call.queued_at, answered_at=call.answered_at, ended_at=call.ended_at,
         wrap_up_until=call.wrap_up_until, wait_seconds=call.wait_seconds, talk_seconds=call.talk_seconds,
-        outcome=call.outcome,
+        outcome=call.outcome, end_reason=call.end_reason,
     )
 
 
@@ -32,5 +32,6 @@ def call_event(type_: str, call: Call, channel: str, previous: CallState | None,
             "previous": previous.value if previous is not None else None,
             "queue_id": call.queue_id, "agent_id": call.agent_id, "outcome": call.outcome,
             "wait_seconds": call.wait_seconds, "talk_seconds": call.talk_seconds,
+            **({"end_reason": call.end_reason} if call.end_reason is not None else {}),
         },
     )

@@ -41,6 +41,8 @@ CONVERSATION_EVENTS = frozenset(
         ev.CONVERSATION_STATUS_CHANGED, ev.CONVERSATION_QUEUE_CHANGED, ev.CONVERSATION_PRIORITY_CHANGED,
     }
 )
+CALL_MEDIA = "voice"  # a channel of calls: real-time only while a call is on the line
+CALL_BACK_MEDIA = "messaging"  # what such a conversation is without one (a voicemail to call back)
 MAX_CORRECTIONS = 3  # rounds of re-reading after failed decisions before waiting for the next event
 
 
@@ -66,6 +68,7 @@ class Router:
         self.lease = lease
         self.clock = clock
         self.engine = Engine(settings.queues)
+        self.call_channels = frozenset(cid for cid, info in channels.items() if info.media == CALL_MEDIA)
         self.applier = Applier(services, settings, lease)
         self.own_events: set[int] = set()
         self._agent_keys: dict[int, tuple[object, ...]] = {}
@@ -150,7 +153,7 @@ class Router:
         if not ids:
             return
         async with self.services.sessions() as session:
-            conversations = await store.load_conversations(session, ids)
+            conversations = await store.load_conversations(session, ids, call_channels=self.call_channels)
             entries = await store.load_entries(session, ids)
             offers = await store.load_pending_offers(session, ids)
         now = self.clock()
@@ -178,6 +181,9 @@ class Router:
 
     def _media(self, row: store.ConversationRow, entry: store.EntryRow | None) -> tuple[ChannelInfo, str, bool]:
         info = self.channels.get(row.channel_id, ChannelInfo("", "messaging", False))
+        if info.media == CALL_MEDIA and not row.live_call:
+            # No call on the line (a voicemail reopened it): asynchronous work, never rung.
+            return info, CALL_BACK_MEDIA, False
         if entry is not None:
             return info, entry.media, entry.realtime
         return info, info.media, info.realtime
@@ -201,16 +207,23 @@ class Router:
             })
             writes.outcome("entered", row.queue_id, cid, None, now, media=media)
             entry = store.EntryRow(cid, row.queue_id, "waiting", None, media, realtime, info.name, since, now, 0, None)
-        elif entry.state in ("assigned", "parked") or entry.queue_id != row.queue_id:
+        elif (entry.state in ("assigned", "parked") or entry.queue_id != row.queue_id
+              or (entry.media, entry.realtime) != (media, realtime)):
             moved = entry.queue_id != row.queue_id
+            remedia = (entry.media, entry.realtime) != (media, realtime)
             since = (row.waiting_since or now) if entry.state == "parked" else entry.since
-            fresh = moved or entry.state != "waiting"
+            fresh = moved or remedia or entry.state != "waiting"
             entered = now if fresh else entry.entered_at
             step = 0 if fresh else entry.step
             writes.append(_update_entry(cid, state="waiting", agent_id=None, queue_id=row.queue_id, updated_at=now,
-                                        since=since, entered_at=entered, step=step))
-            if moved and item is not None:
+                                        since=since, entered_at=entered, step=step, media=media, realtime=realtime))
+            if moved and not remedia and item is not None:
                 return self.engine.move(cid, row.queue_id, t)
+            if remedia and offer is not None:
+                # Offered as a call that is no longer on the line: the agent is not rung for it.
+                withdrawn = offer
+                writes.append(lambda unit: self._cancel_offer(unit, withdrawn, now))
+                offer = None
             entry = store.EntryRow(cid, row.queue_id, "waiting", None, media, realtime, entry.channel, since, entered,
                                    step, None)
             decisions += self.engine.release(cid, t, wrap_up=False)
@@ -313,7 +326,7 @@ class Router:
             queue_id = (await queueing.move_to_queue(unit, None, row.id, self.engine.queue_ids[outcome.queue],
                                                      now=now, reason=reason)).queue_id
         return store.ConversationRow(row.id, row.status, row.assignee_id, queue_id, priority, row.channel_id,
-                                     row.contact_id, row.waiting_since, row.created_at)
+                                     row.contact_id, row.waiting_since, row.created_at, row.live_call)
 
     async def _hold_entry(self, unit: Unit, row: store.ConversationRow, entry: store.EntryRow | None,
                           info: ChannelInfo, media: str, realtime: bool, now: datetime) -> None:

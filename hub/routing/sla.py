@@ -3,8 +3,9 @@
 ``sla_state(policy, facts, now)`` is pure: the same events give the same answer, so a
 report can rebuild any conversation's SLA at any moment. The clock runs only while the
 conversation is open *and* the policy's calendar is open; pending and snoozed pause
-it, resolved stops it. Only a human reply (a non-private message with an author)
-meets a response target.
+it, resolved stops it. Only a human reply (a non-private message with an author) or
+an answered call (the ``call.updated`` that moves it to ``talking``, or ends it as
+answered when the source reported only the end) meets a response target.
 
 - ``first_response``: from opening to the first human reply.
 - ``next_response``: from each customer message that follows a human reply to the
@@ -99,7 +100,18 @@ def facts_from_events(events: Iterable[ev.Event]) -> list[Fact]:
                 facts.append(Fact(event.occurred_at, "reply"))
         elif event.type == ev.CONVERSATION_STATUS_CHANGED:
             facts.append(Fact(event.occurred_at, "status", str(event.data.get("status"))))
+        elif event.type == ev.CALL_UPDATED and _answered(event.data):
+            facts.append(Fact(event.occurred_at, "reply"))
     return facts
+
+
+def _answered(data: Mapping[str, Any]) -> bool:
+    """Whether a ``call.updated`` is the moment someone took the call (a talking agent answers it)."""
+    if data.get("state") == "talking":
+        return data.get("previous") != "talking"
+    # A single end-of-call report (a CDR) of an answered call: it never was talking at the hub.
+    return (data.get("state") in ("wrap_up", "ended") and data.get("outcome") == "answered"
+            and data.get("previous") in (None, "ivr", "queued", "ringing"))
 
 
 def sla_state(policy: SlaPolicy, facts: Sequence[Fact], now: datetime) -> list[TargetState]:

@@ -26,6 +26,7 @@ from hub.services import Services
 Clock = Callable[[], datetime]
 SLA_EVENT_TYPES = (
     ev.CONVERSATION_CREATED, ev.MESSAGE_RECEIVED, ev.MESSAGE_CREATED, ev.CONVERSATION_STATUS_CHANGED,
+    ev.CALL_UPDATED,  # answering a call is the first response of its conversation
 )
 TRIGGERS = frozenset(
     {*SLA_EVENT_TYPES, ev.CONVERSATION_QUEUE_CHANGED, ev.CONVERSATION_PRIORITY_CHANGED}

@@ -7,7 +7,7 @@ small frozen dataclasses, never ORM objects, so the service can hold them freely
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import (
+    Call,
     Contact,
     Conversation,
     Message,
@@ -29,6 +30,9 @@ from hub.db.models import (
 from hub.db.upsert import insert_ignore
 
 CHUNK = 500
+# The states of a call with the caller on the line (``hub.calls.CallState``): only then is
+# a voice conversation real-time work; otherwise (a voicemail) it waits like a message.
+ON_THE_LINE = ("ivr", "queued", "ringing", "talking")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class ConversationRow:
     contact_id: int
     waiting_since: datetime | None
     created_at: datetime
+    live_call: bool = False  # a call of the conversation is on the line (voice channels only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +125,25 @@ async def load_agents(session: AsyncSession, user_ids: Iterable[int] | None = No
     return out
 
 
-async def load_conversations(session: AsyncSession, ids: Iterable[int]) -> dict[int, ConversationRow]:
+async def load_conversations(
+    session: AsyncSession, ids: Iterable[int], *, call_channels: Collection[int] = ()
+) -> dict[int, ConversationRow]:
+    """The conversations; for those of ``call_channels`` (voice), whether a call is on the line."""
     out: dict[int, ConversationRow] = {}
     for chunk in _chunks(sorted(set(ids))):
-        rows = await session.execute(
+        rows = (await session.execute(
             select(
                 Conversation.id, Conversation.status, Conversation.assignee_id, Conversation.queue_id,
                 Conversation.priority, Conversation.channel_id, Conversation.contact_id,
                 Conversation.waiting_since, Conversation.created_at,
             ).where(Conversation.id.in_(chunk))
-        )
+        )).all()
+        calls = [row[0] for row in rows if row[5] in call_channels]
+        live = set((await session.scalars(
+            select(Call.conversation_id).where(Call.conversation_id.in_(calls), Call.state.in_(ON_THE_LINE))
+        )).all()) if calls else set()
         for row in rows:
-            out[row[0]] = ConversationRow(*row)
+            out[row[0]] = ConversationRow(*row, live_call=row[0] in live)
     return out
 
 

@@ -97,3 +97,41 @@ async def test_the_call_of_a_conversation_with_its_recordings(client: Client) ->
     chat_conversation = (await chat.json())["conversation_id"]
     resp = await client.get(f"/api/v1/conversations/{chat_conversation}/call", headers=agent.headers)
     assert resp.status == 404 and "no call" in (await resp.json())["detail"]
+
+
+async def test_a_recording_plays_for_who_may_see_the_conversation_and_for_nobody_else(client: Client) -> None:
+    services = services_of(client)
+    agent = await create_user(services, role="agent", queues=["support"])
+    other = await create_user(services, role="agent", queues=["billing"])
+    supervisor = await create_user(services, role="supervisor")
+    audio = bytes(range(256)) * 40
+    call = await report(client, "r-1", CallState.TALKING, agent=agent.id)
+    await attach_recording(services, "web-form", "r-1", audio, "audio/mpeg", duration_seconds=12)
+    body = await (await client.get(f"/api/v1/calls/{call.call.id}", headers=agent.headers)).json()
+    (recording,) = body["recordings"]
+    url = recording["url"]
+    assert url == f"/api/v1/calls/{call.call.id}/recordings/{recording['id']}"
+
+    for headers in (agent.headers, supervisor.headers):
+        resp = await client.get(url, headers=headers)
+        assert resp.status == 200 and resp.content_type == "audio/mpeg"
+        assert await resp.read() == audio
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    ranged = await client.get(url, headers={**agent.headers, "Range": "bytes=256-511"})
+    assert ranged.status == 206 and ranged.headers["Content-Range"] == f"bytes 256-511/{len(audio)}"
+    assert await ranged.read() == audio[256:512]
+
+    assert (await client.get(url, headers=other.headers)).status == 404
+    assert (await client.get(url)).status == 401
+    # Rung for a call of another queue: the agent sees the call, not its conversation, so not its audio.
+    foreign = await report(client, "b-1", CallState.RINGING, channel="shop", number="+4930222", agent=other.id)
+    await attach_recording(services, "shop", "b-1", b"ID3" + audio, "audio/mpeg")
+    resp = await client.get(f"/api/v1/calls/{foreign.call.id}", headers=other.headers)
+    assert resp.status == 200
+    (theirs,) = (await resp.json())["recordings"]
+    await report(client, "b-1", CallState.TALKING, 5, channel="shop", number="+4930222", agent=supervisor.id)
+    assert (await client.get(f"/api/v1/calls/{foreign.call.id}", headers=other.headers)).status == 200
+    assert (await client.get(theirs["url"], headers=other.headers)).status == 404
+    # A recording id under another call's id is no recording of that call.
+    problem = await client.get(f"/api/v1/calls/{call.call.id}/recordings/{theirs['id']}", headers=supervisor.headers)
+    assert problem.status == 404 and problem.content_type == "application/problem+json"

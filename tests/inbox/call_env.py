@@ -73,13 +73,14 @@ class Env:
 
 
 @asynccontextmanager
-async def call_env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
+async def call_env(database_url: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[Env]:
     """Services with queues hotline and sales (30 s wrap-up), agents Anna and Ben in hotline."""
     base = make_settings(database_url, tmp_path / "data")
     settings = make_settings(
         database_url, tmp_path / "data",
         queues=(*base.queues, QueueConfig("hotline"), QueueConfig("sales", {"wrap_up": 30})),
         channels=(*base.channels, ChannelConfig(type="cti", name="pbx", queue="hotline", options={"token": "t"})),
+        **overrides,
     )
     services = build_services(settings)
     await sync_config(services)

@@ -67,6 +67,28 @@ def test_only_a_human_reply_meets_a_response_target() -> None:
     assert states(policy(first_response=2), facts, at(5))["first_response"] == ("hit", 1.0)
 
 
+def test_answering_a_call_is_the_first_response() -> None:
+    def call(hours: float, state: str, previous: str | None, outcome: str | None = None) -> Event:
+        return Event(ev.CALL_UPDATED, conversation_id=1, occurred_at=at(hours),
+                     data={"state": state, "previous": previous, "outcome": outcome, "agent_id": 7})
+
+    log = [
+        Event(ev.CONVERSATION_CREATED, conversation_id=1, occurred_at=at(0)),
+        call(0, "ivr", None), call(0.1, "queued", "ivr"), call(0.2, "ringing", "queued"),
+        call(0.5, "talking", "ringing"), call(0.6, "talking", "talking"),  # a transfer: no second answer
+        call(0.9, "ended", "talking", "answered"),
+    ]
+    facts = facts_from_events(log)
+    assert [(f.kind, f.at) for f in facts] == [("opened", at(0)), ("reply", at(0.5))]
+    assert states(policy(first_response=1), facts, at(5))["first_response"] == ("hit", 0.5)
+    # Rung and never taken, or abandoned in the queue: no response.
+    unanswered = [log[0], call(0.1, "queued", "ivr"), call(0.2, "ringing", "queued"), call(2, "ended", "ringing", "missed")]
+    assert [f.kind for f in facts_from_events(unanswered)] == ["opened"]
+    # One end-of-call report (a CDR) of an answered call answers it too.
+    cdr = [log[0], call(0.3, "ended", None, "answered")]
+    assert [f.kind for f in facts_from_events(cdr)] == ["opened", "reply"]
+
+
 def test_next_response_cycles_count_misses_before_the_current_one() -> None:
     p = policy(next_response=1)
     facts = [

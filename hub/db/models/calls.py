@@ -43,6 +43,7 @@ class Call(Base):
     wait_seconds: Mapped[int | None] = mapped_column()
     talk_seconds: Mapped[int | None] = mapped_column()
     outcome: Mapped[str | None] = mapped_column(String(16))
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # the hub ended it itself: "stale"
     # Bumped by every report: a compare-and-set that serializes reports of one call on SQLite too.
     version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

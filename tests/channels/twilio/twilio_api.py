@@ -10,7 +10,8 @@ resources like Twilio's, errors ``{"code", "message", "more_info", "status"}``.
 - ``GET  .../Messages/{MessageSid}.json`` fetches one.
 - ``GET  .../Messages/{MessageSid}/Media/{MediaSid}`` redirects (307) to a short-lived
   CDN URL, ``/cdn/...``, as Twilio does with media HTTP auth on.
-- ``POST .../Calls/{CallSid}.json`` updates a live call (``Twiml``, ``Url``, ``Status``)
+- ``POST .../Calls/{CallSid}.json`` updates a live call (``Twiml``, ``Url``, ``Status``);
+  ``GET`` fetches it (``status``, ``end_time``)
   for calls a test registered with ``add_call``. The voice channel's tests may add
   more Calls and Queues routes through ``route()``.
 
@@ -117,6 +118,7 @@ class TwilioApi(ProviderStub):
         self.route("GET", f"{api}/Messages/{{MessageSid}}/Media/{{MediaSid}}", self._authenticated(self._media))
         self.route("GET", "/cdn/{MediaSid}", self._cdn)
         self.route("POST", f"{api}/Calls/{{CallSid}}.json", self._authenticated(self._update_call))
+        self.route("GET", f"{api}/Calls/{{CallSid}}.json", self._authenticated(self._fetch_call))
 
     @property
     def messages_path(self) -> str:
@@ -199,6 +201,16 @@ class TwilioApi(ProviderStub):
             return web.Response(status=404)
         content_type, content = found
         return web.Response(body=content, headers={"Content-Type": content_type})
+
+    async def _fetch_call(self, request: web.Request, recorded: Recorded) -> web.Response:
+        call = self.calls_state.get(recorded.params["CallSid"])
+        if call is None:
+            return web.json_response(error_body(404, 20404, "The requested resource was not found"), status=404)
+        return web.json_response({
+            "account_sid": self.account_sid, "api_version": "2010-04-01", "sid": call["sid"],
+            "status": call["status"], "end_time": call.get("end_time"), "start_time": call.get("start_time"),
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call['sid']}.json",
+        })
 
     async def _update_call(self, request: web.Request, recorded: Recorded) -> web.Response:
         call = self.calls_state.get(recorded.params["CallSid"])

@@ -9,18 +9,19 @@ hub's. Recordings are fetched with the account's credentials from Twilio's hosts
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from hub.channels import media
 from hub.channels.base import AdapterContext, InboundRequest
 from hub.channels.twilio.account import TwilioAccount, account_from_config, media_url_allowed
-from hub.channels.twilio.rest import TwilioRest
+from hub.channels.twilio.rest import TwilioApiError, TwilioRest
 from hub.channels.twilio.signature import WebhookSignature
 from hub.config import ChannelConfig
 from hub.net import DestinationPolicy
 
 
 class VoiceAccount:
-    """One channel's account: ``verify`` webhooks, ``update_call``, ``download`` recordings."""
+    """One channel's account: ``verify`` webhooks, ``update_call``, ``fetch_call``, ``download`` recordings."""
 
     def __init__(self, account: TwilioAccount, context: AdapterContext, policy: DestinationPolicy) -> None:
         self.account = account
@@ -41,6 +42,16 @@ class VoiceAccount:
     async def update_call(self, call_sid: str, *, twiml: str) -> None:
         """Give a live call new TwiML (``POST /Calls/{CallSid}.json`` with ``Twiml``)."""
         await self._rest.run("call update", self._rest.api.calls(call_sid).update_async(twiml=twiml))
+
+    async def fetch_call(self, call_sid: str) -> tuple[str, datetime | None] | None:
+        """The call's status and end time (``GET /Calls/{CallSid}.json``); None when Twilio does not know it."""
+        try:
+            call = await self._rest.run("call fetch", self._rest.api.calls(call_sid).fetch_async())
+        except TwilioApiError as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+        return str(call.status or ""), call.end_time
 
     async def download(self, url: str, *, max_bytes: int, allowed_types: tuple[str, ...]) -> media.Media:
         """A recording's audio, with the account's credentials, from Twilio's hosts only."""

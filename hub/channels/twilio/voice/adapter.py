@@ -33,7 +33,7 @@ from hub.channels.base import (
     WebhookResult,
     WebhookRoute,
 )
-from hub.channels.calls import NotReached, Ring, VoiceChannel
+from hub.channels.calls import NotReached, ProviderCall, Ring, VoiceChannel
 from hub.channels.twilio.voice import params, twiml
 from hub.channels.twilio.voice.account import VoiceAccount
 from hub.channels.twilio.voice.settings import VoiceOptions, parse_voice_options
@@ -132,7 +132,7 @@ class TwilioVoiceChannel(VoiceChannel):
         desk = self.call_desk()
         info = None if requeue else await desk.info(self.name, sid)
         if info is None or info.state == CallState.IVR.value:
-            info = await desk.report(self._event(sid, CallState.QUEUED, fields, queue=queue), language=language)
+            info = await self.report_call(self._event(sid, CallState.QUEUED, fields, queue=queue), language=language)
         # else: a repeated choice (Twilio lost the answer); the call went on from there already
         if info.state == CallState.ENDED.value:
             return _reply(twiml.hangup())
@@ -170,6 +170,16 @@ class TwilioVoiceChannel(VoiceChannel):
         await self.account.update_call(ring.call_id, twiml=document)
         log.info("voice channel %s: ringing agent %d for conversation %d (offer %d)",
                  self.name, ring.agent_id, ring.conversation_id, ring.offer_id)
+
+    async def call_status(self, call_id: str) -> ProviderCall | None:
+        """Twilio's status of the call (the Calls API): still on, or over (unknown to Twilio: over)."""
+        found = await self.account.fetch_call(call_id)
+        if found is None:
+            return ProviderCall(live=False)
+        status, ended_at = found
+        if status in params.FINAL_STATUSES:
+            return ProviderCall(live=False, ended_at=ended_at)
+        return ProviderCall(live=True)
 
     async def _whisper(self, query: Mapping[str, str], fields: dict[str, str]) -> WebhookResult:
         sid = _parent_call(query)
@@ -226,7 +236,7 @@ class TwilioVoiceChannel(VoiceChannel):
         if fields.get("RecordingStatus", "completed") != "completed":
             return _reply(twiml.empty())
         got = await self._download(fields)
-        await self.call_desk().keep_recording(
+        await self.call_desk().attach_recording(
             self.name, sid, got.content, got.content_type, duration_seconds=params.integer(fields, "RecordingDuration"),
         )
         return _reply(twiml.empty())

@@ -6,7 +6,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.db.models import Blob, Conversation, Message, MessageAttachment
+from hub.db.models import (
+    Blob,
+    Conversation,
+    Message,
+    MessageAttachment,
+    RoutingAgent,
+    RoutingEntry,
+    RoutingOffer,
+)
 from tests.channels.twilio.voice.harness import (
     AUDIO,
     Client,
@@ -16,7 +24,8 @@ from tests.channels.twilio.voice.harness import (
     recording_sid,
     voice_hub,
 )
-from tests.factories import services_of
+from tests.factories import create_user, services_of
+from tests.routing.conftest import assignee, eventually, presence
 
 
 async def _messages(client: Client, conversation_id: int) -> list[tuple[Message, list[MessageAttachment]]]:
@@ -89,3 +98,39 @@ async def test_a_recording_url_off_twilios_hosts_is_not_fetched(database_url: st
         ((message, attachments),) = await _messages(client, row.conversation_id)
         assert attachments == []
         assert "Voicemail, no transcription." in message.text and "not one of the provider's media hosts" in message.text
+
+
+async def test_a_voicemail_is_routed_as_a_message_to_call_back_not_rung_as_a_live_call(
+    database_url: str, tmp_path: Path,
+) -> None:
+    async with voice_hub(database_url, tmp_path / "data", calendar="holiday") as (client, api, twilio):
+        services = services_of(client)
+        agent = await create_user(services, role="agent", queues=["support"])
+        resp = await client.put("/api/v1/agents/me/phone", json={"phone": "+4930111111"}, headers=agent.headers)
+        assert resp.status == 200, await resp.text()
+        await presence(client, agent.headers, "available")
+        sid = call_sid()
+        closed = await twilio.post("incoming", call_params(sid))
+        assert closed is not None
+        record = closed[2]
+        recording, url = api.add_recording()
+        await twilio.post_url(record.get("action", ""), call_params(
+            sid, RecordingSid=recording, RecordingUrl=url, RecordingDuration="7", Digits="hangup"))
+        await twilio.post_url(record.get("transcribeCallback", ""), call_params(
+            sid, RecordingSid=recording, RecordingUrl=url, TranscriptionStatus="completed",
+            TranscriptionText="Bitte um Rückruf."))
+        row = await call_row(client, sid)
+        assert row is not None and row.conversation_id is not None
+        conversation_id = row.conversation_id
+
+        # Assigned straight away as asynchronous work: no offer, no ring, the agent stays available.
+        assert await eventually(lambda: assignee(client, conversation_id), what="assignment") == agent.id
+        async with services.sessions() as session:
+            entry = await session.get(RoutingEntry, conversation_id)
+            assert entry is not None and (entry.media, entry.realtime) == ("messaging", False)
+            offers = (await session.scalars(
+                select(RoutingOffer).where(RoutingOffer.conversation_id == conversation_id))).all()
+            assert offers == []
+            state = await session.get(RoutingAgent, agent.id)
+            assert state is not None and state.presence == "available"
+        assert api.call_updates(sid) == []

@@ -121,17 +121,31 @@ export function renderCall(call) {
   const facts = [t(`call.direction.${call.direction === "out" ? "out" : "in"}`), t(`call.state.${call.state}`)];
   if (call.wait_seconds != null) facts.push(t("call.wait", { time: formatDuration(call.wait_seconds) }));
   if (call.talk_seconds != null) facts.push(t("msg.call_duration", { time: formatDuration(call.talk_seconds) }));
-  if (call.outcome) facts.push(call.outcome);
+  if (call.outcome) facts.push(t(`call.outcome.${call.outcome}`));
+  if (call.end_reason) facts.push(t(`call.end_reason.${call.end_reason}`));
+  const recordings = (call.recordings || []).filter((r) => r.url);
   return h(
     "article",
     { class: "message call", "aria-label": t("msg.call") },
     h("div", { class: "message-head" }, h("span", { class: "author" }, t("msg.call")),
       h("time", { datetime: call.started_at }, formatDateTime(call.started_at))),
     h("div", { class: "message-body" }, facts.join(" · ")),
-    call.recordings && call.recordings.length
-      ? h("ul", { class: "attachments" }, call.recordings.map((r) =>
-          h("li", {}, `${t("msg.recording")}${r.duration_seconds != null ? ` (${formatDuration(r.duration_seconds)})` : ""}`,
-            r.url ? h("audio", { controls: true, preload: "none", src: r.url, "aria-label": t("msg.recording") }) : null)))
+    recordings.length
+      ? h("ul", { class: "attachments recordings" }, recordings.map((r, index) => renderRecording(call, r, index, recordings.length)))
       : null,
+  );
+}
+
+/** A recording: a labelled native player (keyboard: Tab to it, Space plays) and a download link. */
+function renderRecording(call, recording, index, count) {
+  const id = `call-${call.id}-recording-${recording.id}`;
+  const name = count > 1 ? t("call.recording_n", { n: index + 1 }) : t("msg.recording");
+  const label = recording.duration_seconds != null ? `${name} (${formatDuration(recording.duration_seconds)})` : name;
+  return h(
+    "li",
+    { class: "recording" },
+    h("span", { id }, label),
+    h("audio", { controls: true, preload: "none", src: recording.url, "aria-labelledby": id }),
+    h("a", { href: recording.url, download: `${id}`, "aria-describedby": id }, t("call.recording_download")),
   );
 }
