@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -202,16 +201,63 @@ async def test_email_quotes_collapse_and_the_html_stays_in_a_sandbox(hub: Hub, n
     assert await message.locator("iframe.message-html").get_attribute("sandbox") == "allow-same-origin"
 
 
-async def test_a_saved_view_comes_back_after_a_reload(hub: Hub, new_page: NewPage) -> None:
+async def test_a_saved_view_is_named_in_a_dialog_and_comes_back_after_a_reload(hub: Hub, new_page: NewPage) -> None:
     await hub.user("anna@example.test", "Anna Schmidt")
     page = await new_page()
+    page.on("dialog", lambda dialog: hub.problems.append(f"a browser dialog was opened: {dialog.type}"))
     await log_in(page, hub, "anna@example.test")
     await page.click("button.view[data-view=queues]")
     await page.select_option("#filters select[name=status]", "pending")
-    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("Wartende")))
-    await page.click("#save-view")
+    trigger = page.locator("#save-view")
+    dialog = page.get_by_role("dialog", name="Save this view")
+    name = dialog.get_by_label("Name of the view")
+
+    # Esc cancels: nothing saved, the focus is back on the button.
+    await trigger.focus()
+    await page.keyboard.press("Enter")
+    await expect(name).to_be_focused()
+    await page.keyboard.type("Verworfen")
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(trigger).to_be_focused()
+
+    # An empty name is refused in the dialog; Enter saves.
+    await page.keyboard.press("Enter")
+    await expect(name).to_have_value("")  # opened afresh
+    await page.keyboard.press("Enter")
+    await expect(dialog.get_by_role("alert")).to_have_text("Give the view a name.")
+    await expect(name).to_have_attribute("aria-invalid", "true")
+    await page.keyboard.type("Wartende")
+    await screenshot(page, "inbox_save_view_dialog")
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(trigger).to_be_focused()
     await page.locator("#saved-views button.view", has_text="Wartende").wait_for()
+
+    # The server's refusal (the name is taken) shows in the dialog, which stays open.
+    await page.keyboard.press("Enter")
+    await page.keyboard.type("Wartende")
+    await page.keyboard.press("Enter")
+    await expect(dialog.get_by_role("alert")).to_contain_text("Wartende")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(trigger).to_be_focused()
+
     await page.select_option("#filters select[name=status]", "")
     await page.reload()
+    await expect(page.locator("#saved-views button.view")).to_have_text(["Wartende"])  # Verworfen was never saved
     await page.locator("#saved-views button.view", has_text="Wartende").click()
     assert await page.locator("#filters select[name=status]").input_value() == "pending"
+
+
+async def test_the_save_view_dialog_speaks_german(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt", locale="de")
+    page = await new_page(locale="de-DE")
+    await log_in(page, hub, "anna@example.test")
+    await page.click("#save-view")
+    dialog = page.get_by_role("dialog", name="Diese Ansicht speichern")
+    await expect(dialog.get_by_label("Name der Ansicht")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(dialog.get_by_role("alert")).to_have_text("Bitte geben Sie der Ansicht einen Namen.")
+    assert await dialog.get_by_role("button", name="Abbrechen").is_visible()
+    assert await dialog.get_by_role("button", name="Speichern").is_visible()
