@@ -161,6 +161,31 @@ async def test_a_canned_response_is_inserted_with_its_variables_after_a_slash(hu
     await screenshot(page, "inbox_canned_inserted")
 
 
+async def test_the_canned_pick_list_previews_plain_text_in_the_agents_language(hub: Hub, new_page: NewPage) -> None:
+    admin_id = await hub.user("admin@example.test", "Petra Admin", role="admin", queues=())
+    _, token = await accounts.create_token(hub.client.app[SERVICES], user_id=admin_id, name="t", actor_id=None)
+    resp = await hub.client.post(
+        "/api/v1/canned-responses",
+        json={"shortcut": "beleg", "title": "Beleg", "format": "html",
+              "bodies": {"de": "<p>Guten Tag {{ contact.name }},</p><p>anbei der <b>Beleg</b>.</p>",
+                         "en": "<p>Hello {{ contact.name }},</p><p>here is the <b>receipt</b>.</p>"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status == 201, await resp.text()
+    await hub.user("anna@example.test", "Anna Schmidt", locale="de")
+    sent = await send_inbound(hub.client, text="Beleg?", sender={"email": "k10@example.test", "name": "Greta Gans"})
+    page = await new_page(locale="de-DE")
+    await log_in(page, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
+    await page.locator(".thread").get_by_text("Beleg?").wait_for()
+    await page.keyboard.press("r")
+    await page.keyboard.type("/bel")
+    option = page.locator(".composer .popup [role=option]", has_text="/beleg")
+    await expect(option.locator(".hint")).to_have_text("Guten Tag {{ contact.name }}, anbei der Beleg.")
+    await screenshot(page, "inbox_canned_preview")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".composer textarea")).to_have_value(re.compile("Guten Tag Greta Gans"))
+
+
 async def test_a_mention_in_a_note_reaches_the_colleague(hub: Hub, new_page: NewPage) -> None:
     await hub.user("anna@example.test", "Anna Schmidt")
     await hub.user("ben@example.test", "Ben Berger")
