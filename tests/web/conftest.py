@@ -46,9 +46,15 @@ class Hub:
 
 
 @pytest.fixture
-async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
+def hub_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings a test changes (``queues``, ``routing``): parametrize it indirectly; none by default."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
+async def hub(database_url: str, tmp_path: Path, hub_config: dict[str, Any]) -> AsyncIterator[Hub]:
     async with running_receiver() as receiver:
-        settings = make_settings(database_url, tmp_path / "data", channels=channels(receiver.url))
+        settings = make_settings(database_url, tmp_path / "data", channels=channels(receiver.url), **hub_config)
         async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
             yield Hub(client, receiver, str(client.make_url("")).rstrip("/"))
 
