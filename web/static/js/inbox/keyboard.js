@@ -7,6 +7,10 @@ export function setupKeyboard(actions) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     const typing = target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+    if (typing && event.key === "Escape" && !target.closest("dialog")) {
+      target.blur(); // Esc leaves a field (the composer handles its own first), so shortcuts work again
+      return;
+    }
     if (typing || document.querySelector("dialog[open]")) return; // a dialog has the keyboard
     const handler = {
       j: actions.next,
