@@ -79,8 +79,9 @@ async def new_page(browser: Any, hub: Hub) -> AsyncIterator[NewPage]:
     """Pages in their own browser contexts (separate cookies), watched for script and CSP errors."""
     contexts: list[Any] = []
 
-    async def make(locale: str = "en-US", width: int = 1280, height: int = 800) -> Any:
-        context = await browser.new_context(locale=locale, viewport={"width": width, "height": height})
+    async def make(locale: str = "en-US", width: int = 1280, height: int = 800, permissions: tuple[str, ...] = ()) -> Any:
+        context = await browser.new_context(locale=locale, viewport={"width": width, "height": height},
+                                            permissions=list(permissions))
         contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(WAIT_MS)

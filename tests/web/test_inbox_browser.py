@@ -100,9 +100,23 @@ async def test_a_draft_survives_a_reload(hub: Hub, new_page: NewPage) -> None:
     await log_in(page, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
     await page.locator(".composer textarea").fill("Halb geschriebene Antwort")
     await page.wait_for_selector(".draft-state:has-text('Draft saved')")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("n")  # the note has a draft of its own
+    await page.keyboard.type("Halbe Notiz")
+    await page.wait_for_selector(".draft-state:has-text('Draft saved')")
     await page.reload()
-    await page.wait_for_selector(".composer textarea")
-    assert await page.locator(".composer textarea").input_value() == "Halb geschriebene Antwort"
+    textarea = page.locator(".composer textarea")
+    await page.locator(".thread").get_by_text("Frage").wait_for()
+    assert await textarea.input_value() == "Halb geschriebene Antwort"
+    await page.keyboard.press("n")
+    await expect(textarea).to_have_value("Halbe Notiz")
+    await page.keyboard.press("Control+Enter")  # a sent message clears its draft
+    await page.locator("article.message.note", has_text="Halbe Notiz").wait_for()
+    await page.reload()
+    await page.locator(".thread").get_by_text("Frage").wait_for()
+    assert await textarea.input_value() == "Halb geschriebene Antwort"
+    await page.keyboard.press("n")
+    await expect(textarea).to_have_value("")
 
 
 async def test_the_german_ui_speaks_german(hub: Hub, new_page: NewPage) -> None:
