@@ -93,6 +93,28 @@ async def test_colleagues_on_the_same_conversation_are_warned(hub: Hub, new_page
     await screenshot(anna, "inbox_colleague_typing")
 
 
+async def test_a_colleague_who_vanishes_without_saying_goodbye_expires(hub: Hub, new_page: NewPage) -> None:
+    """Viewing is live-only (nothing in the events table to fall back on): a colleague whose
+    browser dies sends no "left", so the warning expires once the heartbeats stop (75 s)."""
+    await hub.user("anna@example.test", "Anna Schmidt")
+    await hub.user("ben@example.test", "Ben Berger")
+    sent = await send_inbound(hub.client, text="Wer ist da?", sender={"email": "k11@example.test"})
+    path = f"/inbox/{sent['conversation_id']}"
+    anna = await new_page()
+    await anna.clock.install()
+    await log_in(anna, hub, "anna@example.test", path)
+    ben = await new_page()
+    await log_in(ben, hub, "ben@example.test", path)
+    warning = anna.locator(".presence-warning", has_text="Ben Berger")
+    await warning.wait_for()
+    await ben.context.set_offline(True)  # the goodbye (viewing: false on pagehide) never arrives
+    await ben.close()
+    await anna.clock.run_for(60_000)
+    await expect(warning).to_be_visible()  # within the time-to-live
+    await anna.clock.run_for(20_000)
+    await expect(warning).to_be_hidden()
+
+
 async def test_a_draft_survives_a_reload(hub: Hub, new_page: NewPage) -> None:
     await hub.user("anna@example.test", "Anna Schmidt")
     sent = await send_inbound(hub.client, text="Frage", sender={"email": "k4@example.test"})
