@@ -2,6 +2,9 @@
 
 Publishing happens after commit; every event also sits in the events table, so a
 subscriber that missed something (a reconnecting websocket) catches up from there.
+Transient events (``publish_transient``: presence signals) are the exception: never
+written, so nothing can be caught up, and delivered only to subscriptions that ask
+for them (``subscribe(transient=True)``); everyone else never sees them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from hub.events import Event
@@ -27,8 +31,9 @@ class Subscription:
     by a gap; one that iterates or calls ``get()`` checks ``overflowed`` itself.
     """
 
-    def __init__(self, bus: LocalFanout) -> None:
+    def __init__(self, bus: LocalFanout, transient: bool = False) -> None:
         self._bus = bus
+        self.transient = transient  # also receives transient events
         # None is a wake-up: "look at ``overflowed``"; it is never returned by ``get()``.
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
         self.overflowed = False
@@ -37,7 +42,9 @@ class Subscription:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
+            # A lost signal is not a gap: the table could not replay it anyway.
+            if not event.transient:
+                self.overflowed = True
 
     def mark_missed(self) -> None:
         """Events may have been lost on the way: flag it and wake a consumer waiting in ``next()``."""
@@ -84,7 +91,7 @@ class EventBus(Protocol):
 
     async def publish(self, events: Sequence[Event]) -> None: ...
 
-    def subscribe(self) -> Subscription: ...
+    def subscribe(self, *, transient: bool = False) -> Subscription: ...
 
     def mark_missed(self) -> None: ...
 
@@ -97,8 +104,9 @@ class LocalFanout:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(self)
+    def subscribe(self, *, transient: bool = False) -> Subscription:
+        """A new subscription; ``transient``: also transient events (they have no id)."""
+        sub = Subscription(self, transient)
         self._subscribers.add(sub)
         return sub
 
@@ -108,7 +116,8 @@ class LocalFanout:
     def deliver(self, events: Sequence[Event]) -> None:
         for sub in tuple(self._subscribers):
             for event in events:
-                sub.offer(event)
+                if sub.transient or not event.transient:
+                    sub.offer(event)
 
     def mark_missed(self) -> None:
         """Tell every subscriber it may have missed events (e.g. the bus reconnected)."""
@@ -127,3 +136,8 @@ class InProcessBus(LocalFanout):
 
     async def aclose(self) -> None:
         return None
+
+
+async def publish_transient(bus: EventBus, event: Event) -> None:
+    """Publish a live signal that is never stored (``Event.transient``); only ``/ws`` sockets get it."""
+    await bus.publish([replace(event, id=None, transient=True)])

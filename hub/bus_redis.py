@@ -128,6 +128,7 @@ class RedisBus(LocalFanout):
         the events are committed, and subscribers re-sync from the database."""
         if not events:
             return
+        stored = [e for e in events if not e.transient]
         try:
             if self._listener is not None and not self._connected.is_set():
                 # Our own subscription is down, so Redis most likely is: fail fast
@@ -141,8 +142,9 @@ class RedisBus(LocalFanout):
                 events[-1].id,
                 type(exc).__name__,
             )
-            self._owe_resync = True
-            self.mark_missed()
+            if stored:  # a lost signal is no gap: nothing to re-read
+                self._owe_resync = True
+                self.mark_missed()
             return
         if self._owe_resync:
             await self._send_resync()
@@ -252,7 +254,12 @@ class RedisBus(LocalFanout):
         except ValueError as exc:
             log.warning("event bus: ignored a malformed message on %s (%s)", self.channel, exc)
             return
-        self._release(self._sequencer.flush() if events is None else self._sequencer.push(events, now))
+        if events is None:
+            self._release(self._sequencer.flush())
+            return
+        # Transient events have no id to order by and no place in the table: straight through.
+        self.deliver([e for e in events if e.transient])
+        self._release(self._sequencer.push([e for e in events if not e.transient], now))
 
     def _release(self, release: Release) -> None:
         if release.gap:

@@ -3,6 +3,10 @@
 An event carries ids and states, never message content or personal data, so the
 events table and the bus never need erasing. Its scope (conversation, queue, user)
 decides who may see it on ``/ws``.
+
+A *transient* event (``transient=True``: who has a conversation open) is a live signal,
+not a change: it is never written, has no id, and only reaches bus subscribers that ask
+for such signals (``/ws``), never routing, connectors or outgoing webhooks.
 """
 
 from __future__ import annotations
@@ -90,7 +94,10 @@ _EVENT_ORDER_LOCK = 0x6875625F657674
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A domain event. ``id`` is set once written and is the client's replay cursor."""
+    """A domain event. ``id`` is set once written and is the client's replay cursor.
+
+    ``transient`` events are never written (see the module doc): ``id`` stays None.
+    """
 
     type: str
     conversation_id: int | None = None
@@ -100,9 +107,10 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     occurred_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+    transient: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "type": self.type,
             "occurred_at": self.occurred_at.isoformat(),
@@ -112,6 +120,9 @@ class Event:
             "user_id": self.user_id,
             "data": self.data,
         }
+        if self.transient:
+            out["transient"] = True
+        return out
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Event:
@@ -124,6 +135,7 @@ class Event:
             queue_id=raw.get("queue_id"),
             user_id=raw.get("user_id"),
             data=raw.get("data") or {},
+            transient=raw.get("transient") is True,
         )
 
     @classmethod
@@ -149,6 +161,8 @@ async def write_events(session: AsyncSession, events: Sequence[Event]) -> list[E
     """
     if not events:
         return []
+    if any(e.transient for e in events):
+        raise ValueError("transient events are published, never written (hub.bus.publish_transient)")
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENT_ORDER_LOCK})
     rows = [

@@ -3,11 +3,15 @@
 Rendering takes a conversation id and fills the template's variables from it
 (``hub.canned.variables``) for a caller who may see that conversation; anyone else
 gets 404, as for a conversation that does not exist.
+
+Every response carries a ``preview``: the start of its text in the caller's language,
+as plain text (markup of an HTML one removed), for the composer's pick list.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Annotated, Literal
 
 import msgspec
@@ -48,6 +52,8 @@ from hub.services import Services
 
 routes = web.RouteTableDef()
 
+PREVIEW_LENGTH = 120
+
 Language = Literal["de", "en"]
 Shortcut = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=PRINTABLE)]
@@ -77,6 +83,7 @@ class CannedView(msgspec.Struct):
     format: str
     bodies: dict[str, str]
     languages: list[str]
+    preview: str  # the start of the text in the caller's language, plain, at most PREVIEW_LENGTH
     queue: str | None
     created_by: int | None
     updated_by: int | None
@@ -115,11 +122,51 @@ _LIST_PARAMS = (
 )
 
 
-def _view(row: CannedResponse, services: Services) -> CannedView:
+class _PlainText(HTMLParser):
+    """The text of an HTML template source: a space where a block ends, no script or style."""
+
+    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
+                        "blockquote", "ul", "ol", "table", "hr", "pre"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+        elif tag in self.BLOCKS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def preview(source: str, fmt: str) -> str:
+    """The first ``PREVIEW_LENGTH`` characters of a template as one line of plain text."""
+    if fmt == "html":
+        parser = _PlainText()
+        parser.feed(source)
+        parser.close()
+        source = "".join(parser.parts)
+    text = " ".join(source.split())
+    return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 1].rstrip() + "…"
+
+
+def _view(row: CannedResponse, services: Services, language: str) -> CannedView:
     names = {qid: name for name, qid in services.queues.items()}
     return CannedView(
         id=row.id, shortcut=row.shortcut, title=row.title, format=row.format, bodies=dict(row.bodies),
-        languages=sorted(row.bodies), queue=names.get(row.queue_id) if row.queue_id is not None else None,
+        languages=sorted(row.bodies), preview=preview(row.bodies[_pick(row, language)], row.format),
+        queue=names.get(row.queue_id) if row.queue_id is not None else None,
         created_by=row.created_by, updated_by=row.updated_by, created_at=row.created_at, updated_at=row.updated_at,
     )
 
@@ -153,8 +200,9 @@ async def get_list(request: web.Request) -> web.Response:
     next_cursor = None
     if len(rows) > limit:
         next_cursor = cursor.encode(services.settings.secret_key, "canned", [rows[limit - 1].shortcut])
+    language = await _caller_language(request, principal)
     return json_response(CannedList(
-        items=[_view(r, services) for r in rows[:limit]], next=next_cursor,
+        items=[_view(r, services, language) for r in rows[:limit]], next=next_cursor,
         variables={k: list(v) for k, v in VARIABLES.items()},
     ))
 
@@ -169,7 +217,8 @@ async def post(request: web.Request) -> web.Response:
     body = await read_json(request, CannedBody)
     services = request.app[SERVICES]
     canned_id = await create_canned(services, principal, _draft(body))
-    return json_response(_view(await get_canned(services, principal, canned_id), services), status=201)
+    row = await get_canned(services, principal, canned_id)
+    return json_response(_view(row, services, await _caller_language(request, principal)), status=201)
 
 
 @operation("GET", "/api/v1/canned-responses/{id}", summary="A canned response", tag="canned-responses",
@@ -178,7 +227,8 @@ async def post(request: web.Request) -> web.Response:
 async def get_one(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     services = request.app[SERVICES]
-    return json_response(_view(await get_canned(services, principal, path_id(request)), services))
+    row = await get_canned(services, principal, path_id(request))
+    return json_response(_view(row, services, await _caller_language(request, principal)))
 
 
 @operation("PUT", "/api/v1/canned-responses/{id}", summary="Replace a canned response (admins)",
@@ -191,7 +241,8 @@ async def put(request: web.Request) -> web.Response:
     body = await read_json(request, CannedBody)
     services = request.app[SERVICES]
     await update_canned(services, principal, canned_id, _draft(body))
-    return json_response(_view(await get_canned(services, principal, canned_id), services))
+    row = await get_canned(services, principal, canned_id)
+    return json_response(_view(row, services, await _caller_language(request, principal)))
 
 
 @operation("DELETE", "/api/v1/canned-responses/{id}", summary="Delete a canned response (admins)",
@@ -216,7 +267,7 @@ async def post_render(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     row = await get_canned(services, principal, canned_id)
     variables = await conversation_variables(services, principal, body.conversation_id)
-    language = body.language or await _preferred(services, principal, row, request.headers.get("Accept-Language"))
+    language = body.language or _pick(row, await _caller_language(request, principal))
     if language not in row.bodies:
         raise ValidationFailed(f"this canned response has no {language!r} text (it has {', '.join(sorted(row.bodies))})",
                                extra={"code": "canned_language"})
@@ -226,12 +277,18 @@ async def post_render(request: web.Request) -> web.Response:
                                   format=row.format, text=text))
 
 
-async def _preferred(services: Services, principal: Principal, row: CannedResponse, accept: str | None) -> str:
-    """The caller's saved language, else their browser's (Accept-Language), if the response has it;
-    else English, else whatever it has."""
-    async with services.sessions() as session:
+async def _caller_language(request: web.Request, principal: Principal) -> str:
+    """The caller's saved language, else their browser's (Accept-Language); "" when neither says."""
+    async with request.app[SERVICES].sessions() as session:
         locale = await session.scalar(select(User.locale).where(User.id == principal.user_id))
-    mine = (locale or "")[:2].lower() if locale else (choose_language(accept) if accept else "")
+    if locale:
+        return locale[:2].lower()
+    accept = request.headers.get("Accept-Language")
+    return choose_language(accept) if accept else ""
+
+
+def _pick(row: CannedResponse, mine: str) -> str:
+    """``mine`` if the response has it, else English, else whatever it has."""
     for language in (mine, "en", *LANGUAGES):
         if language in row.bodies:
             return language

@@ -110,6 +110,11 @@ class EventStream:
                 self.subscription.reset()  # before the read: whatever comes now is after it
                 await self._catch_up()
                 continue
+            if event.transient:  # a live signal outside the id order (hub.bus.publish_transient)
+                await self._check_auth()
+                if event_visible(self.principal, event):
+                    await self._send_event(event)
+                continue
             if event.id is None or event.id <= self.floor:
                 continue
             if event.id != self.floor + 1:

@@ -62,7 +62,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         request.pop(PRINCIPAL_KEY, None)
         return await authenticate(request)
 
-    subscription = services.bus.subscribe()  # before the table is read: nothing falls between
+    subscription = services.bus.subscribe(transient=True)  # before the table is read: nothing falls between
     try:
         await ws.prepare(request)
         sockets.add(ws)

@@ -1,7 +1,9 @@
 """Who else is on a conversation: an agent opening (viewing) it, and @mentions in notes.
 
 ``conversation.viewing`` is a signal like typing: the UI warns an agent that a
-colleague has the same conversation open. ``message.mentioned`` is addressed to the
+colleague has the same conversation open. It is presence, not a change, so it is a
+transient event: published on the bus for ``/ws`` only, never written to the events
+table (which routing, connectors and outgoing webhooks follow and which is kept). ``message.mentioned`` is addressed to the
 mentioned colleague only (its ``user_id``), so it reaches them and supervisors.
 """
 
@@ -12,12 +14,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from hub import events as ev
-from hub.auth.policy import can_see_conversation
+from hub.auth.policy import can_see_conversation, ensure_conversation_visible
 from hub.auth.principal import Principal, Role
+from hub.bus import publish_transient
 from hub.db.models import Conversation, QueueMember, User, utcnow
 from hub.errors import ValidationFailed
 from hub.events import Event
-from hub.inbox.actions import conversation_event, load_conversation
+from hub.inbox.actions import conversation_event
 from hub.services import Services, Unit
 
 MAX_MENTIONS = 20
@@ -25,10 +28,12 @@ MAX_MENTIONS = 20
 
 async def viewing(services: Services, principal: Principal, conversation_id: int, open_now: bool) -> None:
     """The agent opened (``open_now``) or left the conversation; 404 unless they may see it."""
-    async with services.transaction() as unit:
-        conversation = await load_conversation(unit.session, principal, conversation_id)
+    async with services.sessions() as session:
+        found = await session.scalar(select(Conversation).where(Conversation.id == conversation_id))
+        conversation = ensure_conversation_visible(principal, found)
         data = {"user_id": principal.user_id, "viewing": open_now}
-        unit.emit(conversation_event(ev.CONVERSATION_VIEWING, conversation, data, utcnow()))
+        event = conversation_event(ev.CONVERSATION_VIEWING, conversation, data, utcnow())
+    await publish_transient(services.bus, event)
 
 
 async def mention(

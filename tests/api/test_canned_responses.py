@@ -227,3 +227,34 @@ async def test_html_responses_escape_what_the_customer_wrote(client: Client) -> 
     resp = await client.post(f"{URL}/{plain['id']}/render", json={"conversation_id": sent["conversation_id"]},
                              headers=admin.headers)
     assert (await resp.json())["text"] == "Hi <img src=x onerror=alert(1)>Eva"  # plain text: the UI escapes it
+
+
+async def test_the_list_previews_each_response_as_plain_text_in_the_callers_language(client: Client) -> None:
+    services = services_of(client)
+    admin = await create_user(services, role="admin")
+    agent = await create_user(services, role="agent", queues=["support"])
+    german = await create_user(services, role="agent", queues=["support"])
+    async with services.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.id == german.id).values(locale="de-AT"))
+    await create(client, admin, GREETING)
+    await create(client, admin, {
+        "shortcut": "rechnung", "title": "Rechnung", "format": "html",
+        "bodies": {"de": "<p>Guten Tag {{ contact.name }},</p><p>anbei die <b>Rechnung</b> &amp; der Beleg."
+                         "</p><script>x()</script><style>p{}</style>"},
+    })
+    await create(client, admin, {"shortcut": "lang", "title": "Lang", "bodies": {"en": "word " * 60}})
+
+    async def previews(user: TestUser, **headers: str) -> dict[str, str]:
+        resp = await client.get(URL, headers={**user.headers, **headers})
+        assert resp.status == 200, await resp.text()
+        return {item["shortcut"]: item["preview"] for item in (await resp.json())["items"]}
+
+    seen = await previews(agent)
+    assert seen["hallo"] == GREETING["bodies"]["en"]  # no saved language, no browser's: English
+    assert seen["rechnung"] == "Guten Tag {{ contact.name }}, anbei die Rechnung & der Beleg."  # the only text it has
+    assert len(seen["lang"]) == 120 and seen["lang"].endswith("word…")
+    assert (await previews(agent, **{"Accept-Language": "de-DE,de;q=0.9"}))["hallo"] == GREETING["bodies"]["de"]
+    assert (await previews(german, **{"Accept-Language": "en"}))["hallo"] == GREETING["bodies"]["de"]  # the setting wins
+    one = await (await client.get(f"{URL}/{(await create(client, admin, {**GREETING, 'shortcut': 'x'}))['id']}",
+                                  headers=german.headers)).json()
+    assert one["preview"] == GREETING["bodies"]["de"]

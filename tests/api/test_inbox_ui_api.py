@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from hub.db.models import Conversation, EventRecord, Message, SlaClock
+from tests.api.test_ws import connect, events_until, hello, receive, received
 from tests.factories import create_user, send_inbound, services_of
 
 Client = TestClient[Any, Any]
@@ -74,20 +75,46 @@ async def test_priority_and_my_queue_filters(client: Client) -> None:
         assert resp.status == 400, bad
 
 
-async def test_viewing_is_signalled_to_colleagues_of_the_queue(client: Client) -> None:
-    agent = await create_user(services_of(client), queues=["support"])
-    outsider = await create_user(services_of(client), queues=["billing"])
-    a = (await send_inbound(client))["conversation_id"]
+async def test_viewing_reaches_colleagues_sockets_live_and_is_never_stored(client: Client) -> None:
+    """Presence, not a change: the colleague's socket gets it at once; the events table, and so a
+    replay from a cursor, connectors and webhooks, never see it; the outsider's socket neither."""
+    services = services_of(client)
+    agent = await create_user(services, queues=["support"])
+    colleague = await create_user(services, queues=["support"])
+    outsider = await create_user(services, queues=["billing"])
+    first = await send_inbound(client)
+    a, a_message = first["conversation_id"], first["message_id"]
+    sockets = {user.id: await connect(client, user) for user in (colleague, outsider)}
+    for ws in sockets.values():
+        await hello(ws)
+
     resp = await client.put(f"/api/v1/conversations/{a}/viewing", json={"viewing": True}, headers=agent.headers)
     assert resp.status == 204
-    (event,) = await events_of(client, "conversation.viewing")
-    assert event.conversation_id == a and event.data == {"user_id": agent.id, "viewing": True}
-    assert event.queue_id is not None
+    message = await receive(sockets[colleague.id])
+    event = message["event"]
+    assert (event["type"], event["conversation_id"], event["id"], event["transient"]) == ("conversation.viewing", a, None, True)
+    assert event["data"] == {"user_id": agent.id, "viewing": True} and event["queue_id"] == services.queues["support"]
+    assert await events_of(client, "conversation.viewing") == []
+
+    # The stream goes on in id order; the outsider never got the signal.
+    b, c = await send_inbound(client), await send_inbound(client, "shop")
+    for user, sent in ((colleague, b), (outsider, c)):
+        after = await events_until(sockets[user.id], received(sent["message_id"]))
+        assert "conversation.viewing" not in {e["type"] for e in after}
+        assert [e["id"] for e in after] == sorted(e["id"] for e in after) and None not in [e["id"] for e in after]
+
+    replay = await connect(client, colleague, cursor=0)
+    await hello(replay)
+    replayed = await events_until(replay, received(b["message_id"]))
+    assert any(received(a_message)(e) for e in replayed)  # the replay covers the time of the signal
+    assert "conversation.viewing" not in {e["type"] for e in replayed}
+
     resp = await client.put(f"/api/v1/conversations/{a}/viewing", json={"viewing": True}, headers=outsider.headers)
     assert resp.status == 404
     resp = await client.put(f"/api/v1/conversations/{a}/viewing", json={"viewing": "yes"}, headers=agent.headers)
     assert resp.status in (400, 422)
-    assert len(await events_of(client, "conversation.viewing")) == 1
+    for ws in (*sockets.values(), replay):
+        await ws.close()
 
 
 async def test_a_note_mentions_colleagues_who_can_see_it(client: Client) -> None:

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from hub.bus import Subscription
+from hub.bus import Subscription, publish_transient
 from hub.bus_redis import RedisBus, encode_events, encode_resync
 from hub.events import Event
 from tests.services import REDIS_URL, service_missing
@@ -215,3 +215,22 @@ async def test_after_a_failed_publish_the_other_processes_are_told_to_resync(
         await next_gap(sub_b)
     finally:
         await flaky.aclose()
+
+
+async def test_a_transient_signal_crosses_redis_outside_the_id_order(buses: list[RedisBus]) -> None:
+    """Presence signals have no id: delivered at once to subscribers that ask, never held or a gap."""
+    first, second = buses
+    stored_sub, live_sub = second.subscribe(), second.subscribe(transient=True)
+    await first.publish([event(1)])
+    for sub in (stored_sub, live_sub):
+        assert (await get_event(sub)).id == 1
+        sub.reset()
+    await publish_transient(first, Event("conversation.viewing", conversation_id=42, queue_id=1,
+                                         data={"user_id": 3, "viewing": True}))
+    await first.publish([event(2)])
+    signal = await next_event(live_sub)
+    assert (signal.type, signal.conversation_id, signal.id, signal.transient) == ("conversation.viewing", 42, None, True)
+    assert signal.data == {"user_id": 3, "viewing": True}
+    assert (await next_event(live_sub)).id == 2
+    assert (await next_event(stored_sub)).id == 2  # the plain subscriber never saw the signal
+    assert stored_sub.queue.empty() and not stored_sub.overflowed and not live_sub.overflowed

@@ -46,9 +46,15 @@ class Hub:
 
 
 @pytest.fixture
-async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
+def hub_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings a test changes (``queues``, ``routing``): parametrize it indirectly; none by default."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
+async def hub(database_url: str, tmp_path: Path, hub_config: dict[str, Any]) -> AsyncIterator[Hub]:
     async with running_receiver() as receiver:
-        settings = make_settings(database_url, tmp_path / "data", channels=channels(receiver.url))
+        settings = make_settings(database_url, tmp_path / "data", channels=channels(receiver.url), **hub_config)
         async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
             yield Hub(client, receiver, str(client.make_url("")).rstrip("/"))
 
@@ -73,8 +79,9 @@ async def new_page(browser: Any, hub: Hub) -> AsyncIterator[NewPage]:
     """Pages in their own browser contexts (separate cookies), watched for script and CSP errors."""
     contexts: list[Any] = []
 
-    async def make(locale: str = "en-US", width: int = 1280, height: int = 800) -> Any:
-        context = await browser.new_context(locale=locale, viewport={"width": width, "height": height})
+    async def make(locale: str = "en-US", width: int = 1280, height: int = 800, permissions: tuple[str, ...] = ()) -> Any:
+        context = await browser.new_context(locale=locale, viewport={"width": width, "height": height},
+                                            permissions=list(permissions))
         contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(WAIT_MS)

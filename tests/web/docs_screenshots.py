@@ -78,6 +78,11 @@ async def shoot(base: str, email: str, password: str, out: Path, supervisor: tup
         await page.keyboard.press("?")
         await page.wait_for_timeout(200)
         await page.screenshot(path=str(out / "inbox_keyboard_help.png"))
+        await page.keyboard.press("Escape")
+        await page.click("#save-view")
+        await page.keyboard.type("Open portal questions")
+        await page.screenshot(path=str(out / "inbox_save_view.png"))
+        await page.keyboard.press("Escape")
 
         german = await logged_in("de-DE", 1280, 800, (email, password))
         async with german.expect_navigation():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -94,6 +93,28 @@ async def test_colleagues_on_the_same_conversation_are_warned(hub: Hub, new_page
     await screenshot(anna, "inbox_colleague_typing")
 
 
+async def test_a_colleague_who_vanishes_without_saying_goodbye_expires(hub: Hub, new_page: NewPage) -> None:
+    """Viewing is live-only (nothing in the events table to fall back on): a colleague whose
+    browser dies sends no "left", so the warning expires once the heartbeats stop (75 s)."""
+    await hub.user("anna@example.test", "Anna Schmidt")
+    await hub.user("ben@example.test", "Ben Berger")
+    sent = await send_inbound(hub.client, text="Wer ist da?", sender={"email": "k11@example.test"})
+    path = f"/inbox/{sent['conversation_id']}"
+    anna = await new_page()
+    await anna.clock.install()
+    await log_in(anna, hub, "anna@example.test", path)
+    ben = await new_page()
+    await log_in(ben, hub, "ben@example.test", path)
+    warning = anna.locator(".presence-warning", has_text="Ben Berger")
+    await warning.wait_for()
+    await ben.context.set_offline(True)  # the goodbye (viewing: false on pagehide) never arrives
+    await ben.close()
+    await anna.clock.run_for(60_000)
+    await expect(warning).to_be_visible()  # within the time-to-live
+    await anna.clock.run_for(20_000)
+    await expect(warning).to_be_hidden()
+
+
 async def test_a_draft_survives_a_reload(hub: Hub, new_page: NewPage) -> None:
     await hub.user("anna@example.test", "Anna Schmidt")
     sent = await send_inbound(hub.client, text="Frage", sender={"email": "k4@example.test"})
@@ -101,9 +122,23 @@ async def test_a_draft_survives_a_reload(hub: Hub, new_page: NewPage) -> None:
     await log_in(page, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
     await page.locator(".composer textarea").fill("Halb geschriebene Antwort")
     await page.wait_for_selector(".draft-state:has-text('Draft saved')")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("n")  # the note has a draft of its own
+    await page.keyboard.type("Halbe Notiz")
+    await page.wait_for_selector(".draft-state:has-text('Draft saved')")
     await page.reload()
-    await page.wait_for_selector(".composer textarea")
-    assert await page.locator(".composer textarea").input_value() == "Halb geschriebene Antwort"
+    textarea = page.locator(".composer textarea")
+    await page.locator(".thread").get_by_text("Frage").wait_for()
+    assert await textarea.input_value() == "Halb geschriebene Antwort"
+    await page.keyboard.press("n")
+    await expect(textarea).to_have_value("Halbe Notiz")
+    await page.keyboard.press("Control+Enter")  # a sent message clears its draft
+    await page.locator("article.message.note", has_text="Halbe Notiz").wait_for()
+    await page.reload()
+    await page.locator(".thread").get_by_text("Frage").wait_for()
+    assert await textarea.input_value() == "Halb geschriebene Antwort"
+    await page.keyboard.press("n")
+    await expect(textarea).to_have_value("")
 
 
 async def test_the_german_ui_speaks_german(hub: Hub, new_page: NewPage) -> None:
@@ -162,6 +197,31 @@ async def test_a_canned_response_is_inserted_with_its_variables_after_a_slash(hu
     await screenshot(page, "inbox_canned_inserted")
 
 
+async def test_the_canned_pick_list_previews_plain_text_in_the_agents_language(hub: Hub, new_page: NewPage) -> None:
+    admin_id = await hub.user("admin@example.test", "Petra Admin", role="admin", queues=())
+    _, token = await accounts.create_token(hub.client.app[SERVICES], user_id=admin_id, name="t", actor_id=None)
+    resp = await hub.client.post(
+        "/api/v1/canned-responses",
+        json={"shortcut": "beleg", "title": "Beleg", "format": "html",
+              "bodies": {"de": "<p>Guten Tag {{ contact.name }},</p><p>anbei der <b>Beleg</b>.</p>",
+                         "en": "<p>Hello {{ contact.name }},</p><p>here is the <b>receipt</b>.</p>"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status == 201, await resp.text()
+    await hub.user("anna@example.test", "Anna Schmidt", locale="de")
+    sent = await send_inbound(hub.client, text="Beleg?", sender={"email": "k10@example.test", "name": "Greta Gans"})
+    page = await new_page(locale="de-DE")
+    await log_in(page, hub, "anna@example.test", f"/inbox/{sent['conversation_id']}")
+    await page.locator(".thread").get_by_text("Beleg?").wait_for()
+    await page.keyboard.press("r")
+    await page.keyboard.type("/bel")
+    option = page.locator(".composer .popup [role=option]", has_text="/beleg")
+    await expect(option.locator(".hint")).to_have_text("Guten Tag {{ contact.name }}, anbei der Beleg.")
+    await screenshot(page, "inbox_canned_preview")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".composer textarea")).to_have_value(re.compile("Guten Tag Greta Gans"))
+
+
 async def test_a_mention_in_a_note_reaches_the_colleague(hub: Hub, new_page: NewPage) -> None:
     await hub.user("anna@example.test", "Anna Schmidt")
     await hub.user("ben@example.test", "Ben Berger")
@@ -202,16 +262,63 @@ async def test_email_quotes_collapse_and_the_html_stays_in_a_sandbox(hub: Hub, n
     assert await message.locator("iframe.message-html").get_attribute("sandbox") == "allow-same-origin"
 
 
-async def test_a_saved_view_comes_back_after_a_reload(hub: Hub, new_page: NewPage) -> None:
+async def test_a_saved_view_is_named_in_a_dialog_and_comes_back_after_a_reload(hub: Hub, new_page: NewPage) -> None:
     await hub.user("anna@example.test", "Anna Schmidt")
     page = await new_page()
+    page.on("dialog", lambda dialog: hub.problems.append(f"a browser dialog was opened: {dialog.type}"))
     await log_in(page, hub, "anna@example.test")
     await page.click("button.view[data-view=queues]")
     await page.select_option("#filters select[name=status]", "pending")
-    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("Wartende")))
-    await page.click("#save-view")
+    trigger = page.locator("#save-view")
+    dialog = page.get_by_role("dialog", name="Save this view")
+    name = dialog.get_by_label("Name of the view")
+
+    # Esc cancels: nothing saved, the focus is back on the button.
+    await trigger.focus()
+    await page.keyboard.press("Enter")
+    await expect(name).to_be_focused()
+    await page.keyboard.type("Verworfen")
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(trigger).to_be_focused()
+
+    # An empty name is refused in the dialog; Enter saves.
+    await page.keyboard.press("Enter")
+    await expect(name).to_have_value("")  # opened afresh
+    await page.keyboard.press("Enter")
+    await expect(dialog.get_by_role("alert")).to_have_text("Give the view a name.")
+    await expect(name).to_have_attribute("aria-invalid", "true")
+    await page.keyboard.type("Wartende")
+    await screenshot(page, "inbox_save_view_dialog")
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(trigger).to_be_focused()
     await page.locator("#saved-views button.view", has_text="Wartende").wait_for()
+
+    # The server's refusal (the name is taken) shows in the dialog, which stays open.
+    await page.keyboard.press("Enter")
+    await page.keyboard.type("Wartende")
+    await page.keyboard.press("Enter")
+    await expect(dialog.get_by_role("alert")).to_contain_text("Wartende")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(trigger).to_be_focused()
+
     await page.select_option("#filters select[name=status]", "")
     await page.reload()
+    await expect(page.locator("#saved-views button.view")).to_have_text(["Wartende"])  # Verworfen was never saved
     await page.locator("#saved-views button.view", has_text="Wartende").click()
     assert await page.locator("#filters select[name=status]").input_value() == "pending"
+
+
+async def test_the_save_view_dialog_speaks_german(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("anna@example.test", "Anna Schmidt", locale="de")
+    page = await new_page(locale="de-DE")
+    await log_in(page, hub, "anna@example.test")
+    await page.click("#save-view")
+    dialog = page.get_by_role("dialog", name="Diese Ansicht speichern")
+    await expect(dialog.get_by_label("Name der Ansicht")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(dialog.get_by_role("alert")).to_have_text("Bitte geben Sie der Ansicht einen Namen.")
+    assert await dialog.get_by_role("button", name="Abbrechen").is_visible()
+    assert await dialog.get_by_role("button", name="Speichern").is_visible()

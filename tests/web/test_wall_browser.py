@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from playwright.async_api import expect
+from sqlalchemy import select
 
 from hub import events as ev
 from hub.api.keys import SERVICES
-from hub.db.models import RoutingOutcome, utcnow
-from hub.events import Event
+from hub.config import QueueConfig
+from hub.db.models import EventRecord, RoutingOutcome, utcnow
 from tests.factories import send_inbound
 from tests.web.conftest import Hub, NewPage, log_in, screenshot
 
@@ -76,9 +78,53 @@ async def test_a_supervisor_reassigns_by_keyboard_and_by_drag_and_the_agent_sees
     await screenshot(wall, "wall_reassigned")
 
 
-async def test_escalation_alerts_and_todays_charts(hub: Hub, new_page: NewPage) -> None:
+# Routing on, with a queue that escalates (and alerts) after one second of waiting and an SLA
+# whose first response is due after two: a conversation nobody takes breaches both for real.
+ESCALATING = {
+    "queues": (QueueConfig("support", {"escalation": [{"after": 1, "alert": True}]}),
+               QueueConfig("billing")),
+    "routing": {"lease": 1, "stats_interval": 0.2,
+                "sla": [{"name": "fast", "queues": ["support"], "first_response": 2, "warning_at": 0.5}]},
+}
+
+
+@pytest.mark.parametrize("hub_config", [ESCALATING], indirect=True)
+async def test_a_conversation_nobody_takes_raises_escalation_and_sla_alerts(hub: Hub, new_page: NewPage) -> None:
     await hub.user("sven@example.test", "Sven Supervisor", role="supervisor", queues=())
+    page = await new_page()
+    await log_in(page, hub, "sven@example.test", "/wall")
+    await page.wait_for_selector("body[data-ready=wall]")
+    assert await page.locator("#wall-alerts-empty").is_visible()
+
+    # Nobody is available: the conversation waits, routing's escalation step comes due, then the SLA.
     sent = await send_inbound(hub.client, text="Dringend!", sender={"email": "c@example.test"})
+    conversation_id = sent["conversation_id"]
+    escalated = page.locator("#wall-alerts li.escalation-triggered", has_text=f"#{conversation_id}")
+    breached = page.locator("#wall-alerts li.sla-breached", has_text=f"#{conversation_id}")
+    await escalated.wait_for()
+    await breached.wait_for()
+    assert "support" in await escalated.inner_text() and "support" in await breached.inner_text()
+    await screenshot(page, "wall_alert")
+
+    async with hub.client.app[SERVICES].sessions() as session:  # what the alerts came from: routing's own events
+        rows = (await session.scalars(select(EventRecord).where(
+            EventRecord.conversation_id == conversation_id,
+            EventRecord.type.in_([ev.ESCALATION_TRIGGERED, ev.SLA_BREACHED])))).all()
+    assert {r.type for r in rows} == {ev.ESCALATION_TRIGGERED, ev.SLA_BREACHED}
+    assert next(r for r in rows if r.type == ev.ESCALATION_TRIGGERED).data["alert"] is True
+
+    dismiss = escalated.get_by_role("button")
+    await dismiss.focus()
+    await page.keyboard.press("Enter")
+    await escalated.wait_for(state="detached")
+    await expect(page.locator("#wall-alerts-title")).to_be_focused()
+    await breached.get_by_role("button").click()
+    await breached.wait_for(state="detached")
+    assert await page.locator("#wall-alerts-empty").is_visible()
+
+
+async def test_todays_charts(hub: Hub, new_page: NewPage) -> None:
+    await hub.user("sven@example.test", "Sven Supervisor", role="supervisor", queues=())
     services = hub.client.app[SERVICES]
     queue_id = services.queues["support"]
     now = utcnow()
@@ -94,18 +140,7 @@ async def test_escalation_alerts_and_todays_charts(hub: Hub, new_page: NewPage) 
     await page.select_option("#chart-queue", label="support")
     await page.locator("#chart-sl circle.dot").first.wait_for()
     assert await page.locator("#chart-volume rect.bar").count() >= 1
-
-    # What routing emits when an escalation step with `alert = true` comes due.
-    async with services.transaction() as unit:
-        unit.emit(Event(ev.ESCALATION_TRIGGERED, conversation_id=sent["conversation_id"], queue_id=queue_id,
-                        occurred_at=utcnow(), data={"step": 2, "actions": ["overflow", "alert"], "alert": True,
-                                                    "waited_seconds": 600}))
-    alert = page.locator("#wall-alerts li", has_text=f"#{sent['conversation_id']}")
-    await alert.wait_for()
-    assert "support" in await alert.inner_text()
-    await screenshot(page, "wall_alert")
-    await alert.locator("button").click()
-    await alert.wait_for(state="detached")
+    await screenshot(page, "wall_charts")
 
 
 async def test_the_german_wall_speaks_german_and_fits_a_phone(hub: Hub, new_page: NewPage) -> None:

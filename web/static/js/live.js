@@ -1,5 +1,6 @@
 // The /ws client: live domain events with catch-up after a reconnect (docs/events.md).
-// The last event id seen is the cursor; after a drop the server replays what was missed.
+// The last event id seen is the cursor; after a drop the server replays what was missed
+// (transient events, like "a colleague is viewing", are live only: handlers let them expire).
 
 const MAX_BACKOFF_MS = 15000;
 const CLOSE_AUTH_EXPIRED = 4401;
@@ -87,8 +88,11 @@ export class Live {
     }
     if (message.type !== "event") return; // unknown frames are ignored, as docs/events.md asks
     const event = message.event;
-    if (this.cursor !== null && event.id <= this.cursor) return;
-    this.cursor = event.id;
+    // A transient event (who is viewing) has no id: never stored, never replayed, not a cursor.
+    if (!event.transient) {
+      if (this.cursor !== null && event.id <= this.cursor) return;
+      this.cursor = event.id;
+    }
     this.dispatch(event.type, event);
     this.dispatch("*", event);
   }

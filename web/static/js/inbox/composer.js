@@ -3,7 +3,7 @@
 
 import { ApiError, get, post, put, query } from "../api.js";
 import { debounce, h, replace } from "../dom.js";
-import { lang, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { reportError, toast } from "../shell.js";
 
 const DRAFT_PREFIX = "hub.draft.";
@@ -240,7 +240,7 @@ export class Composer {
     }
     return (found.items || []).map((item) => ({
       label: `/${item.shortcut} · ${item.title}`,
-      hint: (item.bodies[lang] || Object.values(item.bodies)[0] || "").slice(0, 80),
+      hint: item.preview, // the start of its text in this user's language, as plain text
       insert: async () => {
         const rendered = await post(`/api/v1/canned-responses/${item.id}/render`, { conversation_id: this.conversation.id });
         return rendered.format === "html" ? htmlToText(rendered.text) : rendered.text;

@@ -47,6 +47,7 @@ export class ConversationView {
     if (this.composer) this.composer.destroy();
     this.conversation = conversation;
     this.others = others;
+    this.actionsOpen = false;
     this.render();
     return conversation;
   }
@@ -78,6 +79,7 @@ export class ConversationView {
   render() {
     const conversation = this.conversation;
     this.head = h("header", { class: "conv-head" }, this.renderHead());
+    this.head.classList.toggle("actions-open", Boolean(this.actionsOpen));
     this.warning = h("p", { class: "presence-warning", role: "status", hidden: true });
     this.head.after(this.warning);
     this.thread = h("div", { class: "thread", tabindex: "0", "aria-label": conversation.subject || `#${conversation.id}` }, this.threadContent());
@@ -153,11 +155,21 @@ export class ConversationView {
       contactToggle.setAttribute("aria-expanded", String(open));
     });
     const back = h("button", { type: "button", class: "back-to-list", onclick: () => this.onClose() }, `← ${t("inbox.back")}`);
+    // At phone width the actions fold behind a button, so the thread keeps the screen.
+    const actionsId = `conv-actions-${c.id}`;
+    const actionsToggle = h("button", { type: "button", class: "actions-toggle", "aria-controls": actionsId, "aria-expanded": String(Boolean(this.actionsOpen)) }, t("conv.actions"));
+    actionsToggle.addEventListener("click", () => {
+      this.actionsOpen = !this.actionsOpen;
+      this.head.classList.toggle("actions-open", this.actionsOpen);
+      actionsToggle.setAttribute("aria-expanded", String(this.actionsOpen));
+    });
+    const title = `${contactName(c.contact)} · ${c.subject || t("inbox.no_subject")} · #${c.id}`;
     return [
-      h("h1", { id: "conversation-title" }, back, " ", contactName(c.contact), h("span", { class: "muted" }, ` · ${c.subject || t("inbox.no_subject")} · #${c.id}`)),
+      h("h1", { id: "conversation-title", title }, back, " ", contactName(c.contact), h("span", { class: "muted" }, ` · ${c.subject || t("inbox.no_subject")} · #${c.id}`)),
+      h("div", { class: "conv-tools" }, actionsToggle, contactToggle),
       h(
         "div",
-        { class: "conv-actions" },
+        { class: "conv-actions", id: actionsId },
         h("label", {}, t("conv.assignee"), assignee),
         h("label", {}, t("conv.status"), status),
         h("label", {}, t("conv.snooze_until"), snoozeInput),
@@ -165,7 +177,6 @@ export class ConversationView {
         h("label", {}, t("conv.priority"), priority),
         h("label", {}, t("conv.tags"), tags),
         h("span", { class: "chip" }, c.queue ? `${t("conv.queue")}: ${c.queue}` : c.channel),
-        contactToggle,
       ),
       c.sla.length ? h("div", { class: "sla-row" }, c.sla.map((s) => slaChip(s))) : null,
     ];

@@ -7,7 +7,11 @@ export function setupKeyboard(actions) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     const typing = target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
-    if (typing || (help && help.open)) return;
+    if (typing && event.key === "Escape" && !target.closest("dialog")) {
+      target.blur(); // Esc leaves a field (the composer handles its own first), so shortcuts work again
+      return;
+    }
+    if (typing || document.querySelector("dialog[open]")) return; // a dialog has the keyboard
     const handler = {
       j: actions.next,
       k: actions.previous,

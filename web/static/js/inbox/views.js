@@ -1,7 +1,7 @@
 // Which conversations the list shows: a built-in view (mine, unassigned, my queues, all),
 // filters (status, channel, tag, priority), the search text, and saved views per user.
 
-import { del, get, post } from "../api.js";
+import { ApiError, del, get, post } from "../api.js";
 import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { reportError } from "../shell.js";
@@ -40,7 +40,7 @@ export class ViewPicker {
         this.changed();
       }, 250);
     });
-    document.getElementById("save-view").addEventListener("click", () => this.saveCurrent());
+    this.setupSaveDialog();
     this.loadSaved();
     this.show();
   }
@@ -133,18 +133,51 @@ export class ViewPicker {
     this.changed();
   }
 
-  async saveCurrent() {
-    const name = window.prompt(t("inbox.save_view_name"));
-    if (!name || !name.trim()) return;
+  /** "Save this view" asks for the name in a modal dialog: Enter saves, Esc cancels, focus returns. */
+  setupSaveDialog() {
+    const trigger = document.getElementById("save-view");
+    const dialog = document.getElementById("save-view-dialog");
+    const form = document.getElementById("save-view-form");
+    const input = document.getElementById("save-view-name");
+    const error = document.getElementById("save-view-error");
+    const showError = (text) => {
+      error.textContent = text;
+      error.hidden = !text;
+      input.setAttribute("aria-invalid", String(Boolean(text)));
+    };
+    trigger.addEventListener("click", () => {
+      form.reset();
+      showError("");
+      dialog.showModal();
+      input.focus();
+    });
+    document.getElementById("save-view-cancel").addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => trigger.focus());
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const name = input.value.trim();
+      if (!name) {
+        showError(t("inbox.save_view_needs_name"));
+        input.focus();
+        return;
+      }
+      try {
+        await this.saveCurrent(name);
+        dialog.close();
+      } catch (failure) {
+        showError(failure instanceof ApiError ? failure.userMessage : t("error.generic", { detail: String(failure) }));
+        input.focus();
+      }
+    });
+  }
+
+  async saveCurrent(name) {
     const params = { view: this.view, ...this.filters };
     if (this.q) params.q = this.q;
-    try {
-      const saved = await post("/api/v1/me/views", { name: name.trim(), params });
-      this.savedViews.push(saved);
-      this.renderSaved();
-    } catch (error) {
-      reportError(error);
-    }
+    const saved = await post("/api/v1/me/views", { name, params });
+    this.savedViews.push(saved);
+    this.savedViews.sort((a, b) => a.name.localeCompare(b.name));
+    this.renderSaved();
   }
 
   async remove(saved) {
