@@ -49,7 +49,7 @@ class SweepSettings:
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> SweepSettings:
-        options = Options(table, "[calls]")
+        options = Options(table, "[calls]", docs="docs/calls.md")
         values = {}
         for key, default in (("stale_after", cls.stale_after), ("stale_waiting_after", cls.stale_waiting_after),
                              ("sweep_interval", cls.sweep_interval)):

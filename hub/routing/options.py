@@ -31,11 +31,14 @@ def parse_duration(value: Any, where: str) -> float:
 class Options:
     """Reads one table; ``done()`` rejects keys nobody asked for (typos are errors)."""
 
-    def __init__(self, table: Mapping[str, Any], where: str, *, ignore: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, table: Mapping[str, Any], where: str, *, ignore: tuple[str, ...] = (), docs: str = "docs/routing.md"
+    ) -> None:
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} must be a table")
         self.table = table
         self.where = where
+        self.docs = docs
         self._seen: set[str] = set(ignore)
 
     def _get(self, key: str) -> Any:
@@ -131,4 +134,4 @@ class Options:
     def done(self) -> None:
         unknown = sorted(set(self.table) - self._seen)
         if unknown:
-            raise ConfigError(f"{self.where}: unknown key(s) {', '.join(unknown)} (see docs/routing.md)")
+            raise ConfigError(f"{self.where}: unknown key(s) {', '.join(unknown)} (see {self.docs})")
