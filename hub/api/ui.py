@@ -55,10 +55,11 @@ async def inbox_page(request: web.Request) -> web.Response:
     adapters = request.app[ADAPTERS]
     channels = sorted(adapters.keys())
     # What the composer needs to know of each channel: its medium (voice shows the call),
-    # whether it carries attachments, and its length limit.
+    # whether replies can go out through it, whether it carries attachments, its length limit.
     info = {
         name: {
             "media": adapter.capabilities.media,
+            "can_send": adapter.can_send,
             "attachments": adapter.capabilities.attachments,
             "max_text_length": adapter.capabilities.max_text_length,
         }

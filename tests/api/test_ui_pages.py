@@ -96,7 +96,9 @@ async def test_the_page_carries_the_sessions_csrf_token_and_the_context(client: 
     context = json.loads(match.group(1))
     assert context["user"]["name"] == "Sven" and context["user"]["role"] == "supervisor"
     assert context["opened"] == 5 and "web-form" in context["channels"]
-    assert context["channel_info"]["web-form"] == {"media": "messaging", "attachments": True, "max_text_length": 100_000}
+    assert context["channel_info"]["web-form"] == {
+        "media": "messaging", "can_send": False, "attachments": True, "max_text_length": 100_000,
+    }  # no callback URL configured: notes only
     assert 'href="/wall"' in html and 'href="/admin"' not in html
 
 

@@ -83,6 +83,21 @@ async def test_the_call_entry_shows_its_duration_and_plays_the_recording(hub: Hu
     await screenshot(page, "inbox_call_recording")
 
 
+async def test_a_call_takes_notes_but_offers_no_reply(hub: Hub, new_page: NewPage) -> None:
+    anna = await hub.user("anna@example.test", "Anna Schmidt")
+    conversation_id = await _answered_call(hub, anna)
+    page = await new_page()
+    await log_in(page, hub, "anna@example.test", f"/inbox/{conversation_id}")
+    composer = page.locator("form.composer")
+    await composer.wait_for()
+    assert await composer.get_by_role("tab", name="Reply").is_disabled()
+    assert await composer.get_by_role("tab", name="Note").get_attribute("aria-selected") == "true"
+    await composer.get_by_role("note").filter(has_text="Replies cannot be sent on this channel").wait_for()
+    await composer.locator("textarea").fill("Rückruf morgen vereinbart")
+    await composer.get_by_role("button", name="Add note").click()
+    await page.locator("article.message.note").filter(has_text="Rückruf morgen vereinbart").wait_for()
+
+
 async def test_the_german_call_entry(hub: Hub, new_page: NewPage) -> None:
     anna = await hub.user("anna@example.test", "Anna Schmidt", locale="de")
     conversation_id = await _answered_call(hub, anna)

@@ -14,7 +14,8 @@ const TYPING_IDLE_MS = 4000;
 export class Composer {
   constructor({ conversation, colleagues, others, channel, onSent, onSwitch }) {
     this.conversation = conversation;
-    this.channel = channel || {}; // media, attachments, max_text_length of the conversation's channel
+    this.channel = channel || {}; // media, can_send, attachments, max_text_length of the conversation's channel
+    this.replyable = this.channel.can_send !== false; // e.g. a PBX call: notes, no written reply
     this.colleagues = colleagues;
     this.others = others; // the contact's open conversations on other channels
     this.onSent = onSent;
@@ -28,11 +29,14 @@ export class Composer {
     this.restoreDraft();
     this.updateLimits();
     this.saveDraftSoon = debounce(() => this.saveDraft(), 300);
+    if (!this.replyable) this.setMode("note");
   }
 
   build() {
     const id = this.conversation.id;
-    this.replyTab = h("button", { type: "button", role: "tab", "aria-selected": "true", id: `tab-reply-${id}`, onclick: () => this.setMode("reply") }, t("composer.reply"));
+    this.replyTab = h("button", { type: "button", role: "tab", "aria-selected": "true", id: `tab-reply-${id}`,
+      disabled: !this.replyable, title: this.replyable ? null : t("composer.cannot_reply"),
+      onclick: () => this.setMode("reply") }, t("composer.reply"));
     this.noteTab = h("button", { type: "button", role: "tab", "aria-selected": "false", id: `tab-note-${id}`, onclick: () => this.setMode("note") }, t("composer.note"));
     this.channelSelect = h(
       "select",
@@ -84,6 +88,7 @@ export class Composer {
         h("span", { class: "spacer" }),
         this.sendButton,
       ),
+      this.replyable ? null : h("p", { class: "other-channels", role: "note" }, t("composer.cannot_reply")),
       this.others.length
         ? h("p", { class: "other-channels" }, `${t("composer.other_channels")}: ${this.others.map((o) => o.channel).join(", ")}`)
         : null,
@@ -96,6 +101,7 @@ export class Composer {
   }
 
   setMode(mode) {
+    if (mode === "reply" && !this.replyable) return;
     this.saveDraft();
     this.mode = mode;
     this.element.classList.toggle("note-mode", mode === "note");
@@ -103,7 +109,8 @@ export class Composer {
     this.noteTab.setAttribute("aria-selected", String(mode === "note"));
     this.textarea.placeholder = mode === "note" ? t("composer.placeholder_note") : t("composer.placeholder_reply");
     this.sendButton.textContent = mode === "note" ? t("composer.add_note") : t("composer.send");
-    this.channelSelect.disabled = mode === "note";
+    // Without replies here, the select still leads to the contact's other conversations.
+    this.channelSelect.disabled = mode === "note" && this.replyable;
     this.restoreDraft();
     this.closePopup();
     this.updateLimits();
