@@ -169,7 +169,8 @@ async def post_message(request: web.Request) -> web.Response:
             conversation = await unit.session.get(Conversation, conversation_id)
             assert conversation is not None  # reply() loaded and checked it in this transaction
             await mention(unit, principal, conversation, message.id, payload.mentions)
-        stored = await attachment_views(unit.session, [message.id])
+        # A reply without files has none to list: no query (this runs for every chat reply).
+        stored = await attachment_views(unit.session, [message.id]) if attachments else {}
         view = MessageView(
             id=message.id,
             direction="out",

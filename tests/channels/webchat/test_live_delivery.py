@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hub.api.widget_shared import LIVE
 from hub.db.models import Message, OutboxItem
@@ -47,6 +47,31 @@ async def test_a_reply_to_an_open_widget_is_sent_without_the_outbox_and_arrives_
     assert (frame["message"]["id"], frame["message"]["text"]) == (answer["id"], "Ja, hier!")
     assert await outbox_rows(client) == []
     assert await stored(client, answer["id"]) == ("sent", None)
+    await visitor.close()
+
+
+async def test_a_live_reply_without_files_writes_no_outbox_row_and_reads_no_attachments(client: Client) -> None:
+    agent = await create_user(services_of(client), role="agent", queues=["support"])
+    session = await start_session(client)
+    visitor = await Visitor.connect(client, session["token"])
+    ack = await visitor.say("Kurze Frage")
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    engine = services_of(client).engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        answer = await reply(client, agent.headers, ack["conversation_id"], "Kurze Antwort")
+        await visitor.expect(lambda f: f["type"] == "message" and f["message"]["id"] == answer["id"])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert answer["attachments"] == []
+    assert not [s for s in statements if s.startswith("insert into outbox_items")]
+    # The widget's push reads the message with its files (one query); the reply itself reads none.
+    assert len([s for s in statements if "from messages" in s and "attachments" in s]) == 1
+    assert not [s for s in statements if s.startswith("select") and "from attachments" in s]
     await visitor.close()
 
 
