@@ -73,7 +73,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     async def reauthenticate() -> Principal:
         request.pop(PRINCIPAL_KEY, None)
-        return await authenticate(request)
+        return await authenticate(request, fresh=True)
 
     try:
         await ws.prepare(request)
