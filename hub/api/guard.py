@@ -66,9 +66,8 @@ async def _from_token(request: web.Request, token: str, *, fresh: bool = False) 
     services = request.app[SERVICES]
     now = utcnow()
     token_digest = digest(token)
-    found = None if fresh else TOKENS.get(token_digest)
-    if found is None:
-        generation = TOKENS.generation  # before the read: a revocation meanwhile keeps it out of the cache
+
+    async def load() -> CachedToken:
         async with services.sessions() as session:
             row = (
                 await session.execute(
@@ -81,8 +80,9 @@ async def _from_token(request: web.Request, token: str, *, fresh: bool = False) 
                 raise Unauthorized("unknown or revoked token")
             user, token_id, last_used_at = row
             queue_ids = await _queue_ids(session, user.id)
-        found = CachedToken(_principal(user, queue_ids, via="token"), token_id, last_used_at)
-        TOKENS.put(token_digest, found, generation)
+        return CachedToken(_principal(user, queue_ids, via="token"), token_id, last_used_at)
+
+    found = await load() if fresh else await TOKENS.lookup(token_digest, load)
     if found.last_used_at is None or now - found.last_used_at >= TOKEN_TOUCH_INTERVAL:
         await touch_token(services, found.token_id, now)
         TOKENS.touched(token_digest, now)

@@ -10,12 +10,16 @@ hub clears the cache of that process at commit (``invalidate``); a look-up that 
 reading the database while that happened does not store its answer (generation
 check). Other hub processes, and changes made directly in the database, take
 effect within ``TTL_SECONDS``.
+
+Requests with the same token that arrive while its look-up runs wait for that one
+look-up instead of each starting their own (under load, they would all miss).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -41,7 +45,31 @@ class TokenCache:
         self._clock = clock
         self._ttl = ttl
         self._entries: dict[str, tuple[float, CachedToken]] = {}
+        self._loading: dict[str, asyncio.Task[CachedToken]] = {}
         self.generation = 0
+
+    async def lookup(self, token_digest: str, load: Callable[[], Awaitable[CachedToken]]) -> CachedToken:
+        """The cached entry, or the result of ``load()`` (shared by concurrent callers), remembered.
+
+        ``load`` raises for an unknown or revoked token; every caller waiting on it gets that error.
+        """
+        found = self.get(token_digest)
+        if found is not None:
+            return found
+        task = self._loading.get(token_digest)
+        if task is None:
+            task = asyncio.ensure_future(self._load(token_digest, load, self.generation))
+            self._loading[token_digest] = task
+        return await asyncio.shield(task)  # one caller going away does not cancel the others' look-up
+
+    async def _load(self, token_digest: str, load: Callable[[], Awaitable[CachedToken]], generation: int) -> CachedToken:
+        try:
+            entry = await load()
+        finally:
+            if self._loading.get(token_digest) is asyncio.current_task():
+                del self._loading[token_digest]
+        self.put(token_digest, entry, generation)
+        return entry
 
     def get(self, token_digest: str) -> CachedToken | None:
         """The fresh entry for the digest, or None."""
@@ -72,6 +100,7 @@ class TokenCache:
         """Forget everything: a token was revoked or a user changed."""
         self.generation += 1
         self._entries.clear()
+        self._loading.clear()  # a look-up already running may predate the change: later callers start anew
 
 
 TOKENS = TokenCache()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from hub.auth.principal import Principal, Role
 from hub.auth.token_cache import CachedToken, TokenCache
+from hub.errors import Unauthorized
 
 
 class Clock:
@@ -55,3 +57,59 @@ def test_a_recorded_use_keeps_the_expiry() -> None:
     assert found is not None and found.last_used_at == used
     clock.now += 0.5
     assert cache.get("a") is None
+
+
+async def test_concurrent_look_ups_of_one_token_share_one_read() -> None:
+    cache = TokenCache(Clock())
+    gate = asyncio.Event()
+    reads = 0
+
+    async def load() -> CachedToken:
+        nonlocal reads
+        reads += 1
+        await gate.wait()
+        return entry()
+
+    waiting = [asyncio.create_task(cache.lookup("a", load)) for _ in range(5)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiting) == [entry()] * 5
+    assert reads == 1
+    assert await cache.lookup("a", load) == entry() and reads == 1  # now from the cache
+
+
+async def test_a_refused_token_is_refused_to_every_waiter_and_not_remembered() -> None:
+    cache = TokenCache(Clock())
+
+    async def refuse() -> CachedToken:
+        await asyncio.sleep(0)
+        raise Unauthorized("unknown or revoked token")
+
+    results = await asyncio.gather(*(cache.lookup("x", refuse) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, Unauthorized) for r in results)
+    assert cache.get("x") is None
+
+
+async def test_a_look_up_running_across_an_invalidation_is_not_remembered() -> None:
+    cache = TokenCache(Clock())
+    gates = [asyncio.Event(), asyncio.Event()]
+    reads = 0
+
+    async def slow() -> CachedToken:
+        nonlocal reads
+        reads += 1
+        mine = reads
+        await gates[mine - 1].wait()
+        return entry(mine)  # the user as that read found it
+
+    first = asyncio.create_task(cache.lookup("a", slow))
+    await asyncio.sleep(0)
+    cache.invalidate()  # e.g. the user changed while the first read ran
+    later = asyncio.create_task(cache.lookup("a", slow))  # starts its own read, after the change
+    await asyncio.sleep(0)
+    gates[1].set()
+    assert (await later).principal.user_id == 2
+    gates[0].set()
+    assert (await first).principal.user_id == 1  # its own caller still gets an answer ...
+    found = cache.get("a")
+    assert found is not None and found.principal.user_id == 2  # ... but it is not remembered
