@@ -113,6 +113,11 @@ class LocalFanout:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
 
+    @property
+    def subscriptions(self) -> int:
+        """How many local subscriptions are open (each takes every event)."""
+        return len(self._subscribers)
+
     def deliver(self, events: Sequence[Event]) -> None:
         for sub in tuple(self._subscribers):
             for event in events:

@@ -136,7 +136,8 @@ IDEMPOTENCY_PARAM = Param(
 )
 @routes.post("/api/v1/conversations/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
-    """201 with the stored message; a reply is queued for sending, a note never leaves the hub."""
+    """201 with the stored message; a reply is queued for sending (or sent, when delivered live),
+    a note never leaves the hub."""
     principal = await authenticate(request)
     conversation_id = path_id(request)
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
@@ -154,17 +155,22 @@ async def post_message(request: web.Request) -> web.Response:
         else None
     )
 
+    queued = False
+
     async def perform(unit: Unit) -> StoredResponse:
+        nonlocal queued
         message = await actions.reply(
             services, principal, conversation_id, payload.body,
             private=payload.private, adapters=adapters, unit=unit,
             attachments=attachments, template=template, tag=payload.tag,
         )
+        queued = message.status == "queued"
         if payload.mentions:
             conversation = await unit.session.get(Conversation, conversation_id)
             assert conversation is not None  # reply() loaded and checked it in this transaction
             await mention(unit, principal, conversation, message.id, payload.mentions)
-        stored = await attachment_views(unit.session, [message.id])
+        # A reply without files has none to list: no query (this runs for every chat reply).
+        stored = await attachment_views(unit.session, [message.id]) if attachments else {}
         view = MessageView(
             id=message.id,
             direction="out",
@@ -184,7 +190,7 @@ async def post_message(request: web.Request) -> web.Response:
 
     fingerprint = idempotency.fingerprint(request.method, request.path, msgspec.json.encode(payload))
     result = await idempotency.run_idempotent(services, principal.user_id, key, fingerprint, perform)
-    if not payload.private and not result.replayed:
+    if queued:  # committed with an outbox row (not a note, not delivered live, not a replay)
         request.app[DISPATCHER].wake()
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return web.Response(body=result.body, status=result.status, content_type="application/json", headers=headers)

@@ -1,57 +1,47 @@
-"""One websocket's stream of events: catch-up from the events table, then live from the bus.
+"""One websocket's stream of events: catch-up from the events table, then live from the fan-out.
 
-The order of operations is what makes it lossless. The caller subscribes to the bus
-*before* the table is read, so an event committed during the read is both in the read
-and in the subscription. Event ids become visible in the database in id order
-(``hub.events.write_events``), and the bus delivers ids in order without gaps unless it
-flags the subscription (``hub.bus_order``). So a single number suffices: ``floor``, the
-id up to which every event is accounted for (sent, or not this user's to see). Anything
-arriving at or below it is a duplicate; a flag makes the stream re-read the table from it."""
+The order of operations is what makes it lossless. The stream registers with the
+process's fan-out (``hub.api.event_fanout``) *before* the table is read, so an event
+committed during the read is both in the read and offered live. Event ids become
+visible in the database in id order (``hub.events.write_events``), and the fan-out
+offers the events this user may see in id order, none missing, unless the stream's own
+queue overflows (a slow client). So a single number suffices: ``floor``, the id up to
+which every event is accounted for (sent, or not this user's to see). Anything arriving
+at or below it is a duplicate; an overflow makes the stream re-read the table from it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from aiohttp import WSCloseCode, web
-from sqlalchemy import ColumnElement, func, or_, select, true
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from hub.auth.policy import can_see_conversation
+from hub.api.event_fanout import (
+    PAGE_SIZE,
+    AgentFanout,
+    event_frame,
+    event_visible,
+    events_after,
+    last_event_id,
+)
 from hub.auth.principal import Principal
-from hub.bus import Subscription
-from hub.db.models import EventRecord
 from hub.errors import HubError
 from hub.events import Event
 from hub.services import Services
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 500
+QUEUE_SIZE = 10_000  # events offered and not yet sent; more and the stream re-reads the table
 REAUTH_SECONDS = 60.0
 CLOSE_AUTH_EXPIRED = 4401  # private-use close code: log in again, then reconnect
 
 _encoder = msgspec.json.Encoder()
 
-
-def event_visible(principal: Principal, event: Event) -> bool:
-    """Supervisors and admins see every event; agents those of their queues or addressed to them."""
-    return can_see_conversation(principal, event.queue_id, event.user_id)
-
-
-def visible_events(principal: Principal) -> ColumnElement[bool]:
-    """``event_visible`` as a WHERE clause on ``EventRecord``."""
-    if principal.sees_everything:
-        return true()
-    return or_(EventRecord.queue_id.in_(sorted(principal.queue_ids)), EventRecord.user_id == principal.user_id)
-
-
-async def last_event_id(services: Services) -> int:
-    """The newest event id in the table, 0 when there is none."""
-    async with services.sessions() as session:
-        return int(await session.scalar(select(func.max(EventRecord.id))) or 0)
+Offered = tuple[Event, bytes] | None  # None: the queue overflowed, re-read the table
 
 
 class AuthExpired(Exception):
@@ -65,21 +55,38 @@ class EventStream:
         self,
         services: Services,
         ws: web.WebSocketResponse,
-        subscription: Subscription,
+        fanout: AgentFanout,
         principal: Principal,
         reauthenticate: Callable[[], Awaitable[Principal]],
     ) -> None:
         self.services = services
         self.ws = ws
-        self.subscription = subscription
+        self.fanout = fanout
         self.principal = principal
         self.closing = False  # set once this stream closes the socket itself
         self._reauthenticate = reauthenticate
         self._authenticated_at = asyncio.get_running_loop().time()
+        self._queue: asyncio.Queue[Offered] = asyncio.Queue(QUEUE_SIZE)
+        self._overflowed = False
         self.floor = 0  # every event up to this id is accounted for
+
+    # --- from the fan-out -------------------------------------------------------------
+
+    def offer(self, event: Event, frame: bytes) -> None:
+        if self._overflowed:
+            return  # the re-read covers it
+        try:
+            self._queue.put_nowait((event, frame))
+        except asyncio.QueueFull:
+            self._overflowed = True
+            self._queue.get_nowait()  # room for the wake-up
+            self._queue.put_nowait(None)
+
+    # --- the sender ---------------------------------------------------------------------
 
     async def run(self, cursor: int | None) -> None:
         """Hello, catch-up, then live until the socket or the task ends."""
+        self.fanout.add(self, self.principal)  # before the table is read: nothing falls between
         try:
             await self._run(cursor)
         except AuthExpired:
@@ -89,6 +96,8 @@ class EventStream:
         except Exception:
             log.exception("websocket stream failed", extra={"user_id": self.principal.user_id})
             await self._close(WSCloseCode.INTERNAL_ERROR, b"internal error; reconnect with your cursor")
+        finally:
+            self.fanout.remove(self)
 
     async def _run(self, cursor: int | None) -> None:
         newest = await last_event_id(self.services)
@@ -105,54 +114,55 @@ class EventStream:
         )
         await self._catch_up()
         while True:
-            event = await self.subscription.next()
-            if event is None:
-                self.subscription.reset()  # before the read: whatever comes now is after it
+            item = await self._next()
+            if item is None:
+                self._reset()  # before the read: whatever is offered now is after it
                 await self._catch_up()
                 continue
+            event, frame = item
             if event.transient:  # a live signal outside the id order (hub.bus.publish_transient)
                 await self._check_auth()
                 if event_visible(self.principal, event):
-                    await self._send_event(event)
+                    await self.ws.send_frame(frame, WSMsgType.TEXT)
                 continue
-            if event.id is None or event.id <= self.floor:
-                continue
-            if event.id != self.floor + 1:
-                # An id is missing: it may come later out of order, or belong to a rolled-back
-                # transaction. Either way the table knows, since ids commit in id order.
-                await self._catch_up()
+            assert event.id is not None
+            if event.id <= self.floor:
                 continue
             await self._check_auth()
-            if event_visible(self.principal, event):
-                await self._send_event(event)
+            if event_visible(self.principal, event):  # the fan-out's index, checked again exactly
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
             self.floor = event.id
+
+    async def _next(self) -> Offered:
+        """The next offered event; re-checks the login when none comes for ``REAUTH_SECONDS``,
+        so that a revoked login's socket closes even while it has nothing to receive."""
+        while self._queue.empty():
+            try:
+                async with asyncio.timeout(REAUTH_SECONDS):
+                    return await self._queue.get()
+            except TimeoutError:
+                await self._check_auth()
+        return self._queue.get_nowait()
+
+    def _reset(self) -> None:
+        self._overflowed = False
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
     async def _catch_up(self) -> None:
         """Send the visible events after the floor from the table, page by page.
 
         Reads up to the newest id at the start of the read and then moves the floor
-        there, past the events this user may not see, so that the next live id is
-        expected to be ``floor + 1``.
+        there, past the events this user may not see.
         """
         newest = await last_event_id(self.services)
         while self.floor < newest:
-            async with self.services.sessions() as session:
-                rows = (
-                    await session.scalars(
-                        select(EventRecord)
-                        .where(
-                            EventRecord.id > self.floor,
-                            EventRecord.id <= newest,
-                            visible_events(self.principal),
-                        )
-                        .order_by(EventRecord.id)
-                        .limit(PAGE_SIZE)
-                    )
-                ).all()
-            for row in rows:
-                await self._send_event(Event.from_record(row))
-                self.floor = row.id
-            if len(rows) < PAGE_SIZE:
+            page = await events_after(self.services, self.floor, newest, self.principal)
+            for event in page:
+                await self.ws.send_frame(event_frame(event), WSMsgType.TEXT)
+                assert event.id is not None
+                self.floor = event.id
+            if len(page) < PAGE_SIZE:
                 self.floor = max(self.floor, newest)
                 return
 
@@ -162,18 +172,19 @@ class EventStream:
         if now - self._authenticated_at < REAUTH_SECONDS:
             return
         try:
-            self.principal = await self._reauthenticate()
+            principal = await self._reauthenticate()
         except HubError as exc:
             raise AuthExpired(exc.detail) from exc
         self._authenticated_at = now
-
-    async def _send_event(self, event: Event) -> None:
-        await self._send({"type": "event", "event": event.to_json()})
+        if principal != self.principal:  # e.g. queue memberships changed
+            self.principal = principal
+            self.fanout.add(self, principal)
 
     async def _send(self, message: dict[str, Any]) -> None:
-        await self.ws.send_str(_encoder.encode(message).decode())
+        await self.ws.send_frame(_encoder.encode(message), WSMsgType.TEXT)
 
     async def _close(self, code: int, message: bytes) -> None:
         self.closing = True
         if not self.ws.closed:
-            await self.ws.close(code=code, message=message)
+            with contextlib.suppress(ConnectionResetError):
+                await self.ws.close(code=code, message=message)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.api.keys import SERVICES
 from hub.auth.accounts import TOKEN_TOUCH_INTERVAL, touch_token
 from hub.auth.principal import Principal, Role
+from hub.auth.token_cache import TOKENS, CachedToken
 from hub.auth.tokens import digest
 from hub.db.models import ApiToken, QueueMember, User, WebSession, utcnow
 from hub.errors import Forbidden, Unauthorized
@@ -27,16 +28,20 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PRINCIPAL_KEY = web.RequestKey("hub.principal", Principal)
 
 
-async def authenticate(request: web.Request) -> Principal:
-    """The caller of ``request`` (cached on the request), or 401."""
-    if PRINCIPAL_KEY in request:
+async def authenticate(request: web.Request, *, fresh: bool = False) -> Principal:
+    """The caller of ``request`` (cached on the request), or 401.
+
+    A bearer token's look-up is remembered for a few seconds (``hub.auth.token_cache``);
+    ``fresh`` reads the database regardless (a long-lived websocket re-checking its login).
+    """
+    if PRINCIPAL_KEY in request and not fresh:
         return request[PRINCIPAL_KEY]
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        principal = await _from_token(request, token.strip())
+        principal = await _from_token(request, token.strip(), fresh=fresh)
     elif SESSION_COOKIE in request.cookies:
         principal = await _from_session(request, request.cookies[SESSION_COOKIE])
         if request.method not in SAFE_METHODS:
@@ -57,24 +62,31 @@ async def require_role(request: web.Request, *roles: Role) -> Principal:
     return principal
 
 
-async def _from_token(request: web.Request, token: str) -> Principal:
+async def _from_token(request: web.Request, token: str, *, fresh: bool = False) -> Principal:
     services = request.app[SERVICES]
     now = utcnow()
-    async with services.sessions() as session:
-        row = (
-            await session.execute(
-                select(User, ApiToken.id, ApiToken.last_used_at)
-                .join(ApiToken, ApiToken.user_id == User.id)
-                .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-            )
-        ).first()
-        if row is None:
-            raise Unauthorized("unknown or revoked token")
-        user, token_id, last_used_at = row
-        queue_ids = await _queue_ids(session, user.id)
-    if last_used_at is None or now - last_used_at >= TOKEN_TOUCH_INTERVAL:
-        await touch_token(services, token_id, now)
-    return _principal(user, queue_ids, via="token")
+    token_digest = digest(token)
+
+    async def load() -> CachedToken:
+        async with services.sessions() as session:
+            row = (
+                await session.execute(
+                    select(User, ApiToken.id, ApiToken.last_used_at)
+                    .join(ApiToken, ApiToken.user_id == User.id)
+                    .where(ApiToken.token_hash == token_digest, ApiToken.revoked_at.is_(None), User.active.is_(True))
+                )
+            ).first()
+            if row is None:
+                raise Unauthorized("unknown or revoked token")
+            user, token_id, last_used_at = row
+            queue_ids = await _queue_ids(session, user.id)
+        return CachedToken(_principal(user, queue_ids, via="token"), token_id, last_used_at)
+
+    found = await load() if fresh else await TOKENS.lookup(token_digest, load)
+    if found.last_used_at is None or now - found.last_used_at >= TOKEN_TOUCH_INTERVAL:
+        await touch_token(services, found.token_id, now)
+        TOKENS.touched(token_digest, now)
+    return found.principal
 
 
 async def _from_session(request: web.Request, session_id: str) -> Principal:

@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.api.jsonio import json_response
 from hub.errors import HubError, TooManyRequests
 
 log = logging.getLogger(__name__)
+
+POOL_RETRY_AFTER_SECONDS = 2  # what a client waits after every database connection was busy
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -45,6 +48,13 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         for name in ("Allow", "Retry-After", "WWW-Authenticate"):
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
+        return response
+    except PoolTimeout:
+        # Overload, not a bug: the request waited its pool timeout for a database connection.
+        # Its transaction never started or was rolled back, so the client may simply retry.
+        log.warning("no database connection free in time", extra={"path": request.path, "method": request.method})
+        response = problem(503, "Service unavailable", "the hub is overloaded right now; try again in a moment")
+        response.headers["Retry-After"] = str(POOL_RETRY_AFTER_SECONDS)
         return response
     except Exception:
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})

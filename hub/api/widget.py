@@ -24,7 +24,13 @@ from hub.api.jsonio import json_response
 from hub.api.keys import ADAPTERS, SERVICES
 from hub.api.problems import error_response
 from hub.api.widget_shared import LIVE, WIDGET_LIMITS, webchat_adapter
-from hub.channels.webchat.adapter import ADAPTERS_STATE, VISITORS_STATE, WebchatChannel, language
+from hub.channels.webchat.adapter import (
+    ADAPTERS_STATE,
+    LIVE_STATE,
+    VISITORS_STATE,
+    WebchatChannel,
+    language,
+)
 from hub.channels.webchat.files import check_content_type, sanitize_filename
 from hub.channels.webchat.protocol import ClientId, decode_session
 from hub.channels.webchat.tokens import new_visitor_key
@@ -84,6 +90,7 @@ async def _webchat(app: web.Application) -> AsyncIterator[None]:
     for adapter in app[ADAPTERS].values():
         adapter.context.state[VISITORS_STATE] = VisitorDirectory(services)
         adapter.context.state[ADAPTERS_STATE] = app[ADAPTERS]
+        adapter.context.state[LIVE_STATE] = live
     await live.start()
     purger = asyncio.create_task(_purge_unused(services), name="webchat-purge")
     yield

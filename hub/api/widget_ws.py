@@ -118,10 +118,11 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, adapter: Webch
     connection = VisitorConnection(
         services, adapter, visitor, ws, live, app[WIDGET_LIMITS], app[INBOX].ingest, conversation_ids
     )
-    if live.open(connection, visitor.id, set(conversation_ids)):
-        await visitors.mark_connected(services, visitor.id, connected=True)
+    first = live.open(connection, visitor.id, set(conversation_ids))
     sender: asyncio.Task[None] | None = None
     try:
+        if first:
+            await visitors.mark_connected(services, visitor.id, connected=True)
         async with services.sessions() as session:
             messages = await history.message_views(session, conversation_ids)
             states = await history.conversation_states(session, conversation_ids)
@@ -158,8 +159,11 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, adapter: Webch
     except ConnectionResetError:
         pass
     finally:
+        # Unregistered before the first await: a cancelled handler must not leave the widget
+        # looking open (replies would count as delivered live, and no offline email would go).
+        gone = live.close(connection, visitor.id)
         if sender is not None:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
-        if live.close(connection, visitor.id):
-            await visitors.mark_connected(services, visitor.id, connected=False)
+        if gone:
+            await asyncio.shield(visitors.mark_connected(services, visitor.id, connected=False))

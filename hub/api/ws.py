@@ -3,17 +3,20 @@
 Browsers authenticate with the session cookie and must come from the hub's own origin
 (a page elsewhere cannot ride on the cookie: cross-site websocket hijacking); other
 clients send ``Authorization: Bearer <token>``. Both are checked before the upgrade.
-The protocol is described in docs/events.md; the stream itself in ``event_stream``.
+The protocol is described in docs/events.md; the stream itself in ``event_stream``, the
+one bus subscription all streams of the process share in ``event_fanout``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 from yarl import URL
 
+from hub.api.event_fanout import AgentFanout
 from hub.api.event_stream import EventStream
 from hub.api.guard import PRINCIPAL_KEY, authenticate
 from hub.api.keys import SERVICES
@@ -23,6 +26,7 @@ from hub.errors import BadRequest, Forbidden
 HEARTBEAT_SECONDS = 25.0
 
 WEBSOCKETS = web.AppKey("websockets", set[web.WebSocketResponse])
+FANOUT = web.AppKey("ws_fanout", AgentFanout)
 
 routes = web.RouteTableDef()
 
@@ -30,10 +34,19 @@ _CURSOR = re.compile(r"[0-9]{1,18}")
 
 
 def setup(app: web.Application) -> None:
-    """Register ``/ws`` and close every open socket when the app shuts down."""
+    """Register ``/ws``, its fan-out, and close every open socket when the app shuts down."""
     app[WEBSOCKETS] = set()
+    app.cleanup_ctx.append(_fanout)
     app.on_shutdown.append(close_websockets)
     app.router.add_routes(routes)
+
+
+async def _fanout(app: web.Application) -> AsyncIterator[None]:
+    fanout = AgentFanout(app[SERVICES])
+    await fanout.start()
+    app[FANOUT] = fanout
+    yield
+    await fanout.aclose()
 
 
 async def close_websockets(app: web.Application) -> None:
@@ -60,13 +73,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     async def reauthenticate() -> Principal:
         request.pop(PRINCIPAL_KEY, None)
-        return await authenticate(request)
+        return await authenticate(request, fresh=True)
 
-    subscription = services.bus.subscribe(transient=True)  # before the table is read: nothing falls between
     try:
         await ws.prepare(request)
         sockets.add(ws)
-        stream = EventStream(services, ws, subscription, principal, reauthenticate)
+        stream = EventStream(services, ws, request.app[FANOUT], principal, reauthenticate)
         sender = asyncio.create_task(stream.run(cursor), name=f"ws-user-{principal.user_id}")
         try:
             async for _ in ws:
@@ -77,7 +89,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await asyncio.gather(sender, return_exceptions=True)
     finally:
         sockets.discard(ws)
-        subscription.close()
     return ws
 
 

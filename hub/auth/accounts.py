@@ -25,6 +25,7 @@ from hub.auth.passwords import (
 )
 from hub.auth.principal import Principal, Role
 from hub.auth.ratelimit import LoginRateLimit
+from hub.auth.token_cache import TOKENS
 from hub.auth.tokens import digest, new_session_id, new_token
 from hub.db.models import ApiToken, Queue, QueueMember, User, UserSkill, WebSession, utcnow
 from hub.errors import Conflict, NotFound, Unauthorized, ValidationFailed
@@ -195,6 +196,7 @@ async def revoke_token(services: Services, token_id: int, principal: Principal) 
             object_id=token_id,
             data={"user_id": token.user_id, "name": token.name},
         )
+    TOKENS.invalidate()  # after commit: the next request reads the revocation
 
 
 async def touch_token(services: Services, token_id: int, now: datetime) -> None:

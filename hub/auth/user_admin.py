@@ -17,6 +17,7 @@ from hub import events as ev
 from hub.auth.accounts import MAX_SKILL_LEVEL
 from hub.auth.audit import record_audit
 from hub.auth.principal import Principal, Role
+from hub.auth.token_cache import TOKENS
 from hub.db.models import Queue, QueueMember, User, UserSkill, WebSession, utcnow
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.events import Event
@@ -113,4 +114,5 @@ async def update_user(services: Services, actor: Principal, user_id: int, change
                            object_id=user_id, data=data)
         unit.emit(Event(ev.AGENT_UPDATED, user_id=user_id, occurred_at=now,
                         data={"fields": changed, "by_user_id": actor.user_id}))
+    TOKENS.invalidate()  # after commit: role, active and queues are read again on the next request
     return changed

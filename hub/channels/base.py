@@ -263,6 +263,17 @@ class ChannelAdapter:
         """Deliver ``message``; raise a typed channel error on failure."""
         raise PermanentChannelError(f"channel type {self.type!r} cannot send")
 
+    def delivers_live(self, conversation_id: int) -> bool:
+        """Whether a reply in the conversation reaches its recipient now with nothing to send.
+
+        True when a client of this process follows the conversation live and reads new
+        messages from the event bus (the web chat's open widget). The reply is then
+        stored as sent in its own transaction and skips the outbox; everything else is
+        queued and ``send()`` decides. Answer from memory: it runs inside the reply's
+        transaction.
+        """
+        return False
+
     def status(self) -> dict[str, object]:
         """Live status for admins (connected, last error, ...)."""
         return {}

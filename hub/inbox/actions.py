@@ -4,7 +4,10 @@ Each action runs in one transaction (``services.transaction()``), checks that th
 principal may see the conversation (an invisible one reads as 404), appends to the
 contact's timeline and emits its domain event; the event is published after commit.
 A reply and its outbox row commit together, so an accepted reply is never lost and
-the dispatcher (``hub.inbox.outbox``) sends it. Private notes never enter the outbox.
+the dispatcher (``hub.inbox.outbox``) sends it. Private notes never enter the outbox,
+nor does a reply the channel delivers live (``ChannelAdapter.delivers_live``: a client
+in this process reads it from the event bus): it is stored as ``sent`` at once, one
+write transaction instead of three.
 
 ``reply`` also runs inside a caller's unit (``unit=``), so that the Idempotency-Key
 row of the request commits in the same transaction as the message.
@@ -128,7 +131,8 @@ async def reply(
     template: Template | None = None,
     tag: str | None = None,
 ) -> Message:
-    """Store a reply (queued for sending through the outbox) or a private note; return it.
+    """Store a reply (queued for sending through the outbox, or sent when the channel
+    delivers it live) or a private note; return it.
 
     Raises Conflict when the conversation's channel cannot send or its reply window
     has closed, ``OutboundRefused`` (a 409 with a ``code``) when the contact withdrew
@@ -186,6 +190,7 @@ async def _reply(
     if len(body) > MAX_BODY_LENGTH:
         raise ValidationFailed(f"the message body is longer than {MAX_BODY_LENGTH} characters")
     endpoint = endpoint_by_id(services, conversation.channel_id)
+    live = False
     if private:
         if draft.template is not None or draft.tag is not None:
             raise ValidationFailed("a private note is never sent: it takes no template or message tag")
@@ -211,6 +216,7 @@ async def _reply(
         adapter.check_outbound(text=body, template=draft.template)
         # Consent withdrawn or processing restricted: a 409 the UI shows, before anything is stored.
         await ensure_outbound_allowed(session, conversation.contact_id, consent_channel_of(adapter))
+        live = adapter.delivers_live(conversation.id)
 
     message = Message(
         conversation_id=conversation.id,
@@ -219,25 +225,27 @@ async def _reply(
         private=private,
         author_user_id=principal.user_id,
         text=draft.text(),
-        status=NOTE_STATUS if private else "queued",
+        status=NOTE_STATUS if private else ("sent" if live else "queued"),
         created_at=now,
+        sent_at=now if live else None,
         send_options=draft.send_options(),
     )
     session.add(message)
     await session.flush()
     await _store_attachments(services, session, message.id, draft.attachments, now)
     if not private:
-        session.add(
-            OutboxItem(
-                message_id=message.id,
-                channel_id=conversation.channel_id,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
+        if not live:
+            session.add(
+                OutboxItem(
+                    message_id=message.id,
+                    channel_id=conversation.channel_id,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
         if conversation.first_response_at is None:
             conversation.first_response_at = now
         conversation.waiting_since = None

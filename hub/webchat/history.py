@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Conversation, ConversationRating, Message, MessageAttachment, User
@@ -32,6 +32,20 @@ _COLUMNS = (
 )
 
 
+# One message (a live push): built once, executed with its parameters.
+_ONE_MESSAGE = (
+    select(*_COLUMNS)
+    .outerjoin(User, User.id == Message.author_user_id)
+    .outerjoin(MessageAttachment, MessageAttachment.message_id == Message.id)
+    .where(
+        Message.id == bindparam("message_id"),
+        Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+        Message.private.is_(False),
+    )
+    .order_by(MessageAttachment.id)
+)
+
+
 async def message_views(session: AsyncSession, conversation_ids: Sequence[int], *, after: int = 0,
                         message_id: int | None = None, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
     """Visible messages of ``conversation_ids`` (the newest ``limit`` after id ``after``), oldest first.
@@ -41,25 +55,30 @@ async def message_views(session: AsyncSession, conversation_ids: Sequence[int], 
     """
     if not conversation_ids:
         return []
-    newest = (
-        select(Message.id)
-        .where(
-            Message.conversation_id.in_(list(conversation_ids)),
-            Message.private.is_(False),
-            Message.id > after,
-        )
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
     if message_id is not None:
-        newest = newest.where(Message.id == message_id)
-    rows = await session.execute(
-        select(*_COLUMNS)
-        .outerjoin(User, User.id == Message.author_user_id)
-        .outerjoin(MessageAttachment, MessageAttachment.message_id == Message.id)
-        .where(Message.id.in_(newest.scalar_subquery()))
-        .order_by(Message.id, MessageAttachment.id)
-    )
+        if message_id <= after:
+            return []
+        rows = await session.execute(
+            _ONE_MESSAGE, {"message_id": message_id, "conversation_ids": list(conversation_ids)}
+        )
+    else:
+        newest = (
+            select(Message.id)
+            .where(
+                Message.conversation_id.in_(list(conversation_ids)),
+                Message.private.is_(False),
+                Message.id > after,
+            )
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+        rows = await session.execute(
+            select(*_COLUMNS)
+            .outerjoin(User, User.id == Message.author_user_id)
+            .outerjoin(MessageAttachment, MessageAttachment.message_id == Message.id)
+            .where(Message.id.in_(newest.scalar_subquery()))
+            .order_by(Message.id, MessageAttachment.id)
+        )
     views: dict[int, dict[str, Any]] = {}
     for mid, cid, direction, text, status, created_at, provider_id, author, att_id, filename, ctype, size in rows:
         view = views.get(mid)

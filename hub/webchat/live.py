@@ -93,6 +93,10 @@ class LiveVisitors:
             return True
         return False
 
+    def follows(self, conversation_id: int) -> bool:
+        """Whether a socket in this process receives the conversation's events."""
+        return conversation_id in self._by_conversation
+
     @property
     def sockets(self) -> int:
         return len(self._conversations)

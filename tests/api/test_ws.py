@@ -229,7 +229,25 @@ async def test_a_revoked_token_stops_the_stream(client: Client, monkeypatch: pyt
     async with asyncio.timeout(WAIT):
         msg = await ws.receive()
     assert msg.type is WSMsgType.CLOSE
-    assert ws.close_code == event_stream.CLOSE_AUTH_EXPIRED
+    # The code of the server's close frame (the client's own ``close_code`` reads 1006 when
+    # the server dropped the connection before the client's close reply went out).
+    assert msg.data == event_stream.CLOSE_AUTH_EXPIRED
+
+
+async def test_a_revoked_token_closes_a_socket_that_receives_nothing(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_stream, "REAUTH_SECONDS", 0.2)
+    services = services_of(client)
+    agent = await create_user(services, role="agent", queues=["support"])
+    ws = await connect(client, agent)
+    await hello(ws)
+    async with services.sessions() as session, session.begin():
+        await session.execute(update(ApiToken).where(ApiToken.user_id == agent.id).values(revoked_at=utcnow()))
+    await send_inbound(client, "shop")  # another queue's message: nothing for this socket to send
+    async with asyncio.timeout(WAIT):
+        msg = await ws.receive()
+    assert msg.type is WSMsgType.CLOSE and msg.data == event_stream.CLOSE_AUTH_EXPIRED
 
 
 async def session_cookie(client: Client, user: TestUser) -> dict[str, str]:

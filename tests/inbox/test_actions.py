@@ -53,6 +53,42 @@ async def test_a_reply_is_queued_with_its_outbox_row_timeline_and_event(hub_env:
     assert "text" not in created.data
 
 
+class LiveChannel(ApiChannel):
+    """A channel whose client follows some conversations live (as an open web chat widget does)."""
+
+    following: ClassVar[set[int]] = set()
+
+    def delivers_live(self, conversation_id: int) -> bool:
+        return conversation_id in self.following
+
+
+async def test_a_reply_the_channel_delivers_live_is_sent_at_once_without_an_outbox_row(hub_env: Env) -> None:
+    inbound = await hub_env.customer_writes()
+    other = await hub_env.customer_writes(id="m-2", email="andere@example.de")
+    web_form = hub_env.adapters["web-form"]
+    live = LiveChannel(web_form.config, web_form.context)
+    LiveChannel.following = {inbound.conversation_id}
+    message = await actions.reply(
+        hub_env.services, hub_env.agent, inbound.conversation_id, "Schon unterwegs.",
+        private=False, adapters={"web-form": live},
+    )
+    assert (message.status, message.sent_at) == ("sent", message.created_at)
+    assert await hub_env.count(OutboxItem) == 0
+    conversation = await hub_env.get(Conversation, inbound.conversation_id)
+    assert conversation.first_response_at == message.created_at and conversation.waiting_since is None
+    (created,) = await events(hub_env, "message.created")
+    assert created.data["message_id"] == message.id and created.data["status"] == "sent"
+    assert await events(hub_env, "message.status_changed") == []
+    # A conversation no client follows goes through the outbox as before.
+    queued = await actions.reply(
+        hub_env.services, hub_env.agent, other.conversation_id, "Moment bitte.",
+        private=False, adapters={"web-form": live},
+    )
+    assert (queued.status, queued.sent_at) == ("queued", None)
+    async with hub_env.services.sessions() as session:
+        assert (await session.scalars(select(OutboxItem.message_id))).all() == [queued.id]
+
+
 async def test_only_the_first_reply_sets_the_first_response_time(hub_env: Env) -> None:
     inbound = await hub_env.customer_writes()
     first = await actions.reply(

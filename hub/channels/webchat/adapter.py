@@ -3,9 +3,10 @@
 Inbound messages come over the visitor websocket (``hub.api.widget_ws``), not from a
 provider's webhook; this adapter turns them into normalized messages with the
 visitor's identities. Outbound, the visitor reads replies live from the event bus
-(``hub.webchat.live``), so ``send()`` only has work to do when the visitor has gone
-and left an email address: then the reply continues through the channel named in
-``offline_email_channel``.
+(``hub.webchat.live``): a reply to a conversation whose widget is open in this process
+is stored as sent at once (``delivers_live``), and the outbox's ``send()`` only has
+work to do when the visitor has gone and left an email address: then the reply
+continues through the channel named in ``offline_email_channel``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from hub.errors import ConfigError, Forbidden
 from hub.messages import Attachment, Identity, InboundMessage, OutboundMessage, Sender
 
 VISITORS_STATE = "webchat.visitors"  # AdapterContext.state key of the VisitorReach
+LIVE_STATE = "webchat.live"  # AdapterContext.state key of the LiveReach
 ADAPTERS_STATE = "adapters"  # AdapterContext.state key of every configured adapter by name
 
 
@@ -51,6 +53,14 @@ class VisitorReach(Protocol):
 
     async def offline_email(self, conversation_id: int, *, away_seconds: int) -> str | None:
         """The visitor's email address when no widget of theirs has been connected for ``away_seconds``."""
+        ...
+
+
+class LiveReach(Protocol):
+    """The widgets open in this process."""
+
+    def follows(self, conversation_id: int) -> bool:
+        """Whether an open widget in this process shows the conversation live."""
         ...
 
 
@@ -173,6 +183,16 @@ class WebchatChannel(ChannelAdapter):
         }
 
     # --- outbound ----------------------------------------------------------------
+
+    def delivers_live(self, conversation_id: int) -> bool:
+        """An open widget in this process follows the conversation: it reads the reply from the bus.
+
+        That visitor is connected, so ``send()`` would find nothing to email either. If the
+        widget closes before the reply's event arrives, the reply is in its history on the
+        next visit, as with any reply sent while the visitor was away for a moment.
+        """
+        live = cast("LiveReach | None", self.context.state.get(LIVE_STATE))
+        return live is not None and live.follows(conversation_id)
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Visitors read replies live or on their next visit; a visitor who is gone gets an email."""
