@@ -52,7 +52,7 @@ class LiveVisitors:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._subscription = self._bus.subscribe()
+        self._subscription = self._bus.subscribe(transient=True)  # typing is a transient signal
         self._task = asyncio.create_task(self._run(), name="webchat-live")
 
     async def aclose(self) -> None:

@@ -4,6 +4,8 @@ Visitor side: typing emits ``conversation.typing`` (by visitor), reading moves t
 agents' replies to ``delivered``/``read`` (``message.status_changed``), a rating is
 stored once and emits ``conversation.rated``. Agent side: typing and reading emit
 ``conversation.typing`` / ``conversation.read`` (by agent), which the widget shows.
+Typing is presence, not a change: a transient event (``hub.bus.publish_transient``),
+never written to the events table that connectors and webhooks follow.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import events as ev
+from hub.auth.policy import ensure_conversation_visible
 from hub.auth.principal import Principal
+from hub.bus import publish_transient
 from hub.db.models import Conversation, ConversationRating, Message, WebchatVisitor, utcnow
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.inbox.actions import conversation_event, load_conversation
@@ -26,12 +30,13 @@ MAX_COMMENT_LENGTH = 2000
 
 
 async def visitor_typing(services: Services, conversation_id: int, typing: bool) -> None:
-    """The visitor started or stopped typing in their conversation."""
-    async with services.transaction() as unit:
-        conversation = await unit.session.get(Conversation, conversation_id)
+    """The visitor started or stopped typing in their conversation (a transient event: never stored)."""
+    async with services.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
         if conversation is None:
             return
-        unit.emit(conversation_event(ev.CONVERSATION_TYPING, conversation, {"by": "visitor", "typing": typing}, utcnow()))
+        event = conversation_event(ev.CONVERSATION_TYPING, conversation, {"by": "visitor", "typing": typing}, utcnow())
+    await publish_transient(services.bus, event)
 
 
 async def visitor_saw(
@@ -79,11 +84,13 @@ async def visitor_saw(
 
 
 async def agent_typing(services: Services, principal: Principal, conversation_id: int, typing: bool) -> None:
-    """An agent started or stopped typing a reply (404 unless they see the conversation)."""
-    async with services.transaction() as unit:
-        conversation = await load_conversation(unit.session, principal, conversation_id)
+    """An agent started or stopped typing a reply (404 unless they see the conversation); transient."""
+    async with services.sessions() as session:
+        found = await session.scalar(select(Conversation).where(Conversation.id == conversation_id))
+        conversation = ensure_conversation_visible(principal, found)  # no row lock: nothing is written
         data = {"by": "agent", "user_id": principal.user_id, "typing": typing}
-        unit.emit(conversation_event(ev.CONVERSATION_TYPING, conversation, data, utcnow()))
+        event = conversation_event(ev.CONVERSATION_TYPING, conversation, data, utcnow())
+    await publish_transient(services.bus, event)
 
 
 async def agent_read(services: Services, principal: Principal, conversation_id: int, up_to: int) -> int:

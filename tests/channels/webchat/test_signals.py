@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from hub.db.models import Message
+from hub.db.models import EventRecord, Message
 from tests.channels.webchat.visitor import Visitor, start_session
 from tests.factories import TestUser, create_user, services_of
 
@@ -45,7 +45,20 @@ async def test_typing_shows_on_both_sides(client: Client) -> None:
     assert resp.status == 204
     frame = await visitor.expect(lambda f: f["type"] == "typing")
     assert frame == {"type": "typing", "conversation_id": cid, "typing": True}
+    # Presence, not history: connectors and outgoing webhooks never see typing.
+    assert event["transient"] is True and event["id"] is None
+    async with services_of(client).sessions() as session:
+        assert await session.scalar(select(func.count()).where(EventRecord.type == "conversation.typing")) == 0
     await visitor.close()
+    await agent_ws.close()
+
+
+async def test_an_agent_types_only_where_they_may_see(client: Client) -> None:
+    _, agent_ws, _, ack = await chat(client)
+    outsider = await create_user(services_of(client), role="agent", queues=[])
+    resp = await client.put(f"/api/v1/conversations/{ack['conversation_id']}/typing", json={"typing": True},
+                            headers=outsider.headers)
+    assert resp.status == 404
     await agent_ws.close()
 
 
