@@ -56,6 +56,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = problem(503, "Service unavailable", "the hub is overloaded right now; try again in a moment")
         response.headers["Retry-After"] = str(POOL_RETRY_AFTER_SECONDS)
         return response
+    except ConnectionResetError:
+        # The client went away mid-request (e.g. while its body was read): nobody to answer,
+        # and not the hub's error.
+        log.debug("client closed the connection", extra={"path": request.path, "method": request.method})
+        return problem(400, "Bad request", "the connection closed before the request was complete")
     except Exception:
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return problem(500, "Internal error", "the hub hit an unexpected error; it is logged")
