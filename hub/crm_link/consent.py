@@ -235,8 +235,23 @@ async def ensure_outbound_allowed(
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
+    newest_statement = (
+        select(ConsentRecord.granted)
+        .where(
+            ConsentRecord.contact_id == contact_id,
+            ConsentRecord.purpose.in_((purpose, ALL)),
+            ConsentRecord.channel.in_((channel, ALL)),
+        )
+        .order_by(ConsentRecord.occurred_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # One statement: it runs before every reply.
     contact = (
-        await session.execute(select(Contact.erased_at, Contact.restricted_at).where(Contact.id == contact_id))
+        await session.execute(
+            select(Contact.erased_at, Contact.restricted_at, newest_statement.label("granted"))
+            .where(Contact.id == contact_id)
+        )
     ).one_or_none()
     if contact is None:
         raise NotFound("no such contact")
@@ -246,16 +261,7 @@ async def ensure_outbound_allowed(
         raise ProcessingRestricted(
             "processing of this contact's data is restricted (Art. 18 GDPR); nothing may be sent to them"
         )
-    granted = await session.scalar(
-        select(ConsentRecord.granted)
-        .where(
-            ConsentRecord.contact_id == contact_id,
-            ConsentRecord.purpose.in_((purpose, ALL)),
-            ConsentRecord.channel.in_((channel, ALL)),
-        )
-        .order_by(ConsentRecord.occurred_at.desc(), ConsentRecord.id.desc())
-        .limit(1)
-    )
+    granted = contact.granted
     if granted is None:
         if ALLOWED_WITHOUT_STATEMENT[purpose]:
             return
