@@ -220,3 +220,28 @@ async def test_bus_wake_ups_are_gathered_into_spaced_rounds(hub_env: Env, http: 
     finally:
         await runner.aclose()
     assert rounds == 1  # the first round, then the pause; aclose ends the pause without a round
+
+
+async def test_without_subscriptions_events_are_skipped_unread_and_later_ones_delivered(
+    hub_env: Env, http: aiohttp.ClientSession, receiver: CallbackReceiver
+) -> None:
+    receiver.always = Answer(200, b"ok")
+    fanout = WebhookFanout("webhooks", ConnectorContext(hub_env.services, http))
+    handled: list[int] = []
+    original = fanout.handle
+
+    async def spy(events: Sequence[Event]) -> None:
+        handled.extend(e.id or 0 for e in events)
+        await original(events)
+
+    fanout.handle = spy  # type: ignore[method-assign]
+    runner = ConnectorRunner(hub_env.services, [fanout], pumps=[WebhookSender(hub_env.services, http)])
+    await runner.run_once()
+    await hub_env.customer_writes(id="nobody-listens")
+    assert await runner.run_once() > 0  # the cursor moved past them ...
+    assert handled == []  # ... without handing them over (nothing could come of them)
+    await subscribe(hub_env, receiver.url, ["message.received"])
+    later = await hub_env.customer_writes(id="m-after")
+    while await runner.run_once():
+        pass
+    assert [p["event"]["data"]["message_id"] for p in receiver.received] == [later.message_id]

@@ -52,6 +52,11 @@ class Connector:
     async def start(self) -> None:
         """Prepare (log in, check the configuration); raise ``ConfigError`` to refuse to start."""
 
+    async def idle(self) -> bool:
+        """True when no event could matter now (e.g. nobody subscribed): the runner then moves
+        the cursor past the waiting events without reading them. Default: never idle."""
+        return False
+
     async def handle(self, events: Sequence[Event]) -> None:
         """Process a batch of committed events, oldest first; raise to get the batch again later."""
         raise NotImplementedError

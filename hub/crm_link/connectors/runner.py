@@ -142,6 +142,9 @@ class ConnectorRunner:
         cursor = await self._lease(connector.name, now)
         if cursor is None:
             return 0
+        skipped = await self._skip_idle(connector, cursor, now)
+        if skipped is not None:
+            return skipped
         async with self.services.sessions() as session:
             # Plain rows, not ORM objects: a busy hub hands connectors hundreds of events a second.
             rows = list(
@@ -179,6 +182,20 @@ class ConnectorRunner:
             return 0
         await self._release(connector.name, rows[-1].id, now, succeeded=True)
         return len(rows)
+
+    async def _skip_idle(self, connector: Connector, cursor: int, now: datetime) -> int | None:
+        """Move the cursor past every event without reading them when the connector is idle.
+
+        The newest id is read *before* asking: an event up to it committed before the
+        answer was known, so whatever made the connector busy (a webhook subscribed a
+        moment later) is newer than the events skipped. None: not idle, read the batch.
+        """
+        async with self.services.sessions() as session:
+            newest = int(await session.scalar(select(func.coalesce(func.max(EventRecord.id), 0))) or 0)
+        if newest <= cursor or not await connector.idle():
+            return None
+        await self._release(connector.name, newest, now, succeeded=True)
+        return newest - cursor
 
     async def _may_have_work(self, name: str, now: datetime) -> bool:
         """False when the cursor is at the newest event, leased elsewhere or backing off (no writes)."""

@@ -183,6 +183,12 @@ class WebhookFanout(Connector):
 
     type = "webhooks"
 
+    async def idle(self) -> bool:
+        """No active subscription: an event now becomes no delivery."""
+        async with self.context.services.sessions() as session:
+            active = await session.scalar(select(WebhookSubscription.id).where(WebhookSubscription.active).limit(1))
+        return active is None
+
     async def handle(self, events: Sequence[Event]) -> None:
         services = self.context.services
         async with services.sessions() as session, session.begin():
