@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from hub.bus import LocalFanout
 from hub.bus_order import Release, Sequencer
 from hub.events import Event
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +156,8 @@ class RedisBus(LocalFanout):
 
     async def aclose(self) -> None:
         """Stop the listener and close the connections."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await cancel_and_wait(self._listener)
+        self._listener = None
         for client in (self._listener_client, self._publisher):
             if client is not None:
                 with contextlib.suppress(RedisError, OSError):

@@ -8,7 +8,6 @@ in one process per day, catching up at start-up after a missed ``run_at``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from hub.crm_link.connectors.runner import ConnectorRunner
 from hub.crm_link.connectors.webhooks import WebhookOptions, WebhookSender
 from hub.crm_link.retention import RetentionSettings
 from hub.crm_link.retention_daily import daily_retention
+from hub.tasks import cancel_and_wait
 
 RUNNER = web.AppKey("connector_runner", ConnectorRunner)
 
@@ -48,7 +48,5 @@ async def retention(app: web.Application) -> AsyncIterator[None]:
     settings = RetentionSettings.from_config(services.settings.crm.get("retention", {}))
     task = asyncio.create_task(daily_retention(services, settings), name="retention")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 

@@ -18,7 +18,6 @@ offered as they come, outside that order, and never re-read (the table has none)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from typing import Protocol
@@ -32,6 +31,7 @@ from hub.bus import Subscription
 from hub.db.models import EventRecord
 from hub.events import Event
 from hub.services import Services
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,7 @@ class AgentFanout:
         self._task = asyncio.create_task(self._run(), name="ws-fanout")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._subscription is not None:
             self._subscription.close()
 

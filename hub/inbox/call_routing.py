@@ -10,7 +10,6 @@ Best effort: when the bus lost events the next offer corrects the state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from hub.events import Event
 from hub.inbox.actions import endpoint_by_id
 from hub.inbox.calls import record_call_event
 from hub.services import Services
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,7 @@ class CallRoutingBridge:
         self._task = asyncio.create_task(self._run(self._subscription), name="call-routing-bridge")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._subscription is not None:
             self._subscription.close()
 

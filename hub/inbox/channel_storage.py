@@ -28,6 +28,7 @@ from hub.db.upsert import insert_ignore
 from hub.errors import NotFound
 from hub.events import Event
 from hub.services import Services
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,7 @@ class DbChannelStorage:
         try:
             yield lost
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await cancel_and_wait(watchdog)
             with contextlib.suppress(Exception):
                 await connection.execute("SELECT pg_advisory_unlock($1)", key)
             with contextlib.suppress(Exception):

@@ -9,7 +9,6 @@ re-reads what it may have missed from the database (``VisitorConnection.resync``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from typing import Protocol
@@ -17,6 +16,7 @@ from typing import Protocol
 from hub import events as ev
 from hub.bus import EventBus, Subscription
 from hub.events import Event
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,7 @@ class LiveVisitors:
         self._task = asyncio.create_task(self._run(), name="webchat-live")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._subscription is not None:
             self._subscription.close()
 

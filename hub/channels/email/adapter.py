@@ -37,6 +37,7 @@ from hub.channels.email.tokens import Signer
 from hub.config import ChannelConfig
 from hub.errors import ConfigError
 from hub.messages import InboundMessage, OutboundMessage, StatusEvent
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +173,7 @@ class EmailChannel(ChannelAdapter):
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
             self._task = None
-        if self._status_task is not None:
-            self._status_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._status_task
+        await cancel_and_wait(self._status_task)
         self._role = "stopped"
 
     async def reparse(self, raw: bytes) -> Sequence[InboundMessage | StatusEvent]:

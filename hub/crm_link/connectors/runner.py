@@ -30,6 +30,7 @@ from hub.db.upsert import insert_ignore
 from hub.events import Event
 from hub.inbox.outbox import backoff_delay
 from hub.services import Services
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,7 @@ class ConnectorRunner:
         self._stopping = True
         self._stop.set()
         self._wakeup.set()
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        await cancel_and_wait(self._watch)
         if self._task is not None:
             await self._task
         for connector in self.connectors:
@@ -137,14 +135,17 @@ class ConnectorRunner:
     async def advance(self, connector: Connector) -> int:
         """Hand ``connector`` its next batch; returns how many events the cursor moved past."""
         now = self.clock()
-        if not await self._may_have_work(connector.name, now):
+        newest = await self._newest_if_work(connector.name, now)
+        if newest is None:
             return 0
-        cursor = await self._lease(connector.name, now)
+        cursor = await self._lease(connector.name, now, newest)
         if cursor is None:
             return 0
-        skipped = await self._skip_idle(connector, cursor, now)
-        if skipped is not None:
-            return skipped
+        if newest > cursor and await connector.idle():
+            # ``newest`` was read before asking: whatever made the connector busy (a webhook
+            # subscribed a moment later) is newer than the events skipped here unread.
+            await self._release(connector.name, newest, now, succeeded=True)
+            return newest - cursor
         async with self.services.sessions() as session:
             # Plain rows, not ORM objects: a busy hub hands connectors hundreds of events a second.
             rows = list(
@@ -183,39 +184,23 @@ class ConnectorRunner:
         await self._release(connector.name, rows[-1].id, now, succeeded=True)
         return len(rows)
 
-    async def _skip_idle(self, connector: Connector, cursor: int, now: datetime) -> int | None:
-        """Move the cursor past every event without reading them when the connector is idle.
-
-        The newest id is read *before* asking: an event up to it committed before the
-        answer was known, so whatever made the connector busy (a webhook subscribed a
-        moment later) is newer than the events skipped. None: not idle, read the batch.
-        """
+    async def _newest_if_work(self, name: str, now: datetime) -> int | None:
+        """The newest event id, or None when the cursor is at it, leased elsewhere or backing off (no writes)."""
         async with self.services.sessions() as session:
             newest = int(await session.scalar(select(func.coalesce(func.max(EventRecord.id), 0))) or 0)
-        if newest <= cursor or not await connector.idle():
-            return None
-        await self._release(connector.name, newest, now, succeeded=True)
-        return newest - cursor
-
-    async def _may_have_work(self, name: str, now: datetime) -> bool:
-        """False when the cursor is at the newest event, leased elsewhere or backing off (no writes)."""
-        async with self.services.sessions() as session:
-            newest = await session.scalar(select(func.coalesce(func.max(EventRecord.id), 0)))
             cursor = await session.get(ConnectorCursor, name)
         if cursor is None:
-            return True  # a new connector: the lease creates its cursor
+            return newest  # a new connector: the lease creates its cursor
         if cursor.locked_until is not None and cursor.locked_until > now:
-            return False
+            return None
         if cursor.next_try_at is not None and cursor.next_try_at > now:
-            return False
-        return int(newest or 0) > cursor.last_event_id
+            return None
+        return newest if newest > cursor.last_event_id else None
 
-    async def _lease(self, name: str, now: datetime) -> int | None:
+    async def _lease(self, name: str, now: datetime, newest: int) -> int | None:
+        """The cursor, leased to this process; a new connector's cursor starts at ``newest``."""
         async with self.services.sessions() as session, session.begin():
-            newest = await session.scalar(select(func.coalesce(func.max(EventRecord.id), 0)))
-            await insert_ignore(
-                session, ConnectorCursor, [{"name": name, "last_event_id": int(newest or 0), "updated_at": now}]
-            )
+            await insert_ignore(session, ConnectorCursor, [{"name": name, "last_event_id": newest, "updated_at": now}])
             result = cast(
                 CursorResult[Any],
                 await session.execute(

@@ -137,23 +137,23 @@ def closed(options: VoiceOptions, links: Links, language: str) -> str:
     """Outside business hours: the announcement, then voicemail (or goodbye)."""
     response = VoiceResponse()
     _say(response, options.prompt(language, "closed"), language)
-    if options.voicemail:
-        _voicemail(response, options, links, language)
-    else:
-        _say(response, options.prompt(language, "goodbye"), language)
-        response.hangup()
+    _voicemail_or_goodbye(response, options, links, language)
     return str(response.to_xml())
 
 
 def voicemail(options: VoiceOptions, links: Links, language: str) -> str:
     """Leave a message (when the queue cannot take the call)."""
     response = VoiceResponse()
+    _voicemail_or_goodbye(response, options, links, language)
+    return str(response.to_xml())
+
+
+def _voicemail_or_goodbye(response: VoiceResponse, options: VoiceOptions, links: Links, language: str) -> None:
     if options.voicemail:
         _voicemail(response, options, links, language)
     else:
         _say(response, options.prompt(language, "goodbye"), language)
         response.hangup()
-    return str(response.to_xml())
 
 
 def _voicemail(response: VoiceResponse, options: VoiceOptions, links: Links, language: str) -> None:
